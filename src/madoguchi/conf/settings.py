@@ -1,0 +1,243 @@
+"""Django settings for Madoguchi.
+
+Every value comes from the environment (django-environ); docs/configuration.md and the README's table list
+each variable. With nothing set, the embedded default runs: SQLite files and generated development keys under
+var/, tasks in-process, mail to the console. MADOGUCHI_PRODUCTION=true turns every default that is only safe
+on a developer's machine into a hard requirement.
+"""
+
+import base64
+import secrets
+from pathlib import Path
+
+import environ
+
+from madoguchi.core.zones import Zone
+
+SRC_DIR = Path(__file__).resolve().parents[2]
+PROJECT_DIR = SRC_DIR.parent
+PACKAGE_DIR = SRC_DIR / "madoguchi"
+
+env = environ.Env()
+
+PRODUCTION = env.bool("MADOGUCHI_PRODUCTION", default=False)
+VAR_DIR = Path(env.str("MADOGUCHI_VAR_DIR", default=str(PROJECT_DIR / "var")))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def _development_secret(name: str, make: "callable[[], str]") -> str:
+    """Read (or create once) a secret under var/ — development only; production must set it explicitly."""
+    path = VAR_DIR / name
+    if not path.exists():
+        path.write_text(make() + "\n", encoding="ascii")
+        path.chmod(0o600)
+    return path.read_text(encoding="ascii").strip()
+
+
+def _required_in_production(var: str, name: str, make: "callable[[], str]") -> str:
+    value = env.str(var, default="")
+    if value:
+        return value
+    if PRODUCTION:
+        raise environ.ImproperlyConfigured(f"{var} must be set when MADOGUCHI_PRODUCTION is true")
+    return _development_secret(name, make)
+
+
+def _new_aes_key() -> str:
+    return base64.b64encode(secrets.token_bytes(32)).decode("ascii")
+
+
+SECRET_KEY = _required_in_production("SECRET_KEY", "secret_key", lambda: secrets.token_urlsafe(50))
+DEBUG = env.bool("DEBUG", default=not PRODUCTION)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[] if PRODUCTION else ["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# 三層の対策: which URL sets (and which data) this process serves. See core/zones.py.
+MADOGUCHI_ZONE = Zone(env.str("MADOGUCHI_ZONE", default=Zone.ALL.value))
+
+INSTALLED_APPS = [
+    "madoguchi.core",
+    "madoguchi.vault",
+    "madoguchi.identity",
+    "madoguchi.web",
+    "madoguchi.identity.admin_site.MadoguchiAdminConfig",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "ninja",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "madoguchi.core.middleware.MyNumberInURLGuardMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "madoguchi.core.middleware.TenantMiddleware",
+]
+
+ROOT_URLCONF = "madoguchi.conf.urls"
+WSGI_APPLICATION = "madoguchi.conf.wsgi.application"
+AUTH_USER_MODEL = "identity.User"
+LOGIN_URL = "web:staff_login"
+LOGIN_REDIRECT_URL = "web:staff_home"
+LOGOUT_REDIRECT_URL = "web:home"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "madoguchi.web.context_processors.platform",
+            ],
+        },
+    },
+]
+
+
+# --- Databases ---------------------------------------------------------------------------------------------
+# `default` holds everything but My Number values; `vault` (個人番号利用事務系) holds only those, encrypted.
+def _database(var: str, sqlite_name: str) -> dict:
+    config = env.db_url(var, default=f"sqlite:///{VAR_DIR / sqlite_name}")
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        # IMMEDIATE: a writing transaction takes the write lock at BEGIN, so two writers never both read the
+        # audit chain head and then fail to upgrade their lock; WAL lets readers run beside the one writer.
+        config.setdefault("OPTIONS", {}).update(
+            {
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            }
+        )
+    else:
+        config.setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
+        config.setdefault("CONN_HEALTH_CHECKS", True)
+    config["ATOMIC_REQUESTS"] = False
+    return config
+
+
+DATABASES = {
+    "default": _database("DATABASE_URL", "madoguchi.sqlite3"),
+    "vault": _database("VAULT_DATABASE_URL", "vault.sqlite3"),
+}
+DATABASE_ROUTERS = ["madoguchi.vault.routers.VaultRouter"]
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Vault keys --------------------------------------------------------------------------------------------
+# AES-256-GCM key for My Number values (base64 of 32 bytes). Previous keys (comma-separated, "id:base64")
+# still decrypt after a rotation. The index key makes the keyed lookup hash that finds an existing value
+# without decrypting; it is separate so that rotating the encryption key does not force a re-index.
+VAULT_KEY = _required_in_production("MADOGUCHI_VAULT_KEY", "vault_key", _new_aes_key)
+VAULT_KEY_ID = env.str("MADOGUCHI_VAULT_KEY_ID", default="k1")
+VAULT_PREVIOUS_KEYS = env.list("MADOGUCHI_VAULT_PREVIOUS_KEYS", default=[])
+VAULT_INDEX_KEY = _required_in_production("MADOGUCHI_VAULT_INDEX_KEY", "vault_index_key", _new_aes_key)
+
+# --- Passwords ---------------------------------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# --- Language and time -------------------------------------------------------------------------------------
+LANGUAGE_CODE = "ja"
+LANGUAGES = [("ja", "日本語"), ("en", "English")]
+LOCALE_PATHS = [PACKAGE_DIR / "locale"]
+USE_I18N = True
+TIME_ZONE = "Asia/Tokyo"
+USE_TZ = True
+
+# --- Static files (served by the app itself: no CDN) -------------------------------------------------------
+STATIC_URL = "/static/"
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(VAR_DIR / "static")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if PRODUCTION
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        )
+    },
+}
+WHITENOISE_USE_FINDERS = not PRODUCTION
+
+# --- Cache and sessions ------------------------------------------------------------------------------------
+CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=60 * 60 * 8)
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+
+# --- Mail --------------------------------------------------------------------------------------------------
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Madoguchi <no-reply@madoguchi.localhost>")
+
+# --- Background work ---------------------------------------------------------------------------------------
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
+CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="") or None
+# No broker: run tasks in the calling process (and let their errors surface), so nothing extra must run.
+CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+
+# --- Security ----------------------------------------------------------------------------------------------
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+if PRODUCTION:
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    if env.bool("SECURE_PROXY_SSL_HEADER", default=False):
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- Logging -----------------------------------------------------------------------------------------------
+# Every handler carries the My Number redaction filter: a filter on a handler sees every record that reaches
+# it, whichever logger emitted it (a filter on a logger would miss its children).
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"redact_my_number": {"()": "madoguchi.core.redaction.MyNumberRedactingFilter"}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact_my_number"],
+        },
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+        "django.server": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+    },
+}
+
+# --- API ---------------------------------------------------------------------------------------------------
+NINJA_PAGINATION_PER_PAGE = 50
+
+# --- Product -----------------------------------------------------------------------------------------------
+MADOGUCHI_SITE_NAME = env.str("MADOGUCHI_SITE_NAME", default="Madoguchi 窓口")
+MADOGUCHI_DEMO = env.bool("MADOGUCHI_DEMO", default=not PRODUCTION)

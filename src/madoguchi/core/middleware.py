@@ -1,0 +1,60 @@
+"""Request middleware: the tenant of a request, and a guard that keeps My Numbers out of URLs."""
+
+from urllib.parse import unquote
+
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.utils.translation import gettext as _
+
+from madoguchi.core.codes import is_valid_local_government_code
+from madoguchi.core.redaction import contains_my_number
+from madoguchi.core.selectors import municipality_by_code
+
+TENANT_KWARG = "municipality_code"
+
+
+class TenantMiddleware:
+    """Resolves `/<6-digit code>/…` to `request.municipality` before the view runs.
+
+    URL patterns capture the code as `municipality_code`; an unknown code or one with a wrong check digit is
+    a 404 with a Japanese-first message, so views never see a municipality that does not exist.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request.municipality = None
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        code = view_kwargs.get(TENANT_KWARG)
+        if code is None:
+            return None
+        if not is_valid_local_government_code(code):
+            raise Http404(_("%(code)s is not a valid local government code (its check digit is wrong).")
+                          % {"code": code})
+        municipality = municipality_by_code(code)
+        if municipality is None:
+            raise Http404(_("There is no municipality with the code %(code)s.") % {"code": code})
+        request.municipality = municipality
+        return None
+
+
+class MyNumberInURLGuardMiddleware:
+    """Refuses any request whose path or query string carries a valid My Number.
+
+    Such a URL would land in access logs, browser history and referrers; the request is refused before any
+    view or log line sees it, and the response does not repeat the URL.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        raw = unquote(request.path) + "?" + unquote(request.META.get("QUERY_STRING", ""))
+        if contains_my_number(raw):
+            return HttpResponseBadRequest(
+                _("A My Number (個人番号) must never be put in a URL. The request was refused and not recorded."),
+                content_type="text/plain; charset=utf-8",
+            )
+        return self.get_response(request)

@@ -1,0 +1,5 @@
+from django.conf import settings
+
+
+def platform(request):
+    return {"site_name": settings.MADOGUCHI_SITE_NAME, "zone": settings.MADOGUCHI_ZONE}

@@ -1,0 +1,22 @@
+from django.conf import settings
+from django.urls import path
+
+from madoguchi.web.views import public, staff
+
+app_name = "web"
+
+urlpatterns = [
+    path("", public.home, name="home"),
+    path("search/", public.municipality_search, name="municipality_search"),
+    path("prefectures/<int:number>/", public.prefecture_detail, name="prefecture_detail"),
+    path("<lgcode:municipality_code>/", public.municipality_home, name="municipality_home"),
+]
+
+if settings.MADOGUCHI_ZONE.serves_staff:
+    urlpatterns += [
+        path("staff/", staff.staff_home, name="staff_home"),
+        path("staff/login/", staff.StaffLoginView.as_view(), name="staff_login"),
+        path("staff/logout/", staff.StaffLogoutView.as_view(), name="staff_logout"),
+        path("<lgcode:municipality_code>/staff/", staff.municipality_dashboard, name="staff_dashboard"),
+        path("<lgcode:municipality_code>/staff/audit/", staff.audit_log, name="staff_audit"),
+    ]

@@ -1,0 +1,127 @@
+"""Staff back office: sign-in, the municipalities a staff member serves, and each one's dashboard.
+
+Every view that takes a municipality code checks the acting user's role in that municipality through
+identity.selectors: a clerk of one municipality gets 403 for every page of another.
+"""
+
+import csv
+from functools import wraps
+
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.cache import never_cache
+
+from madoguchi.core.selectors import audit_records_of
+from madoguchi.identity import selectors as staff_selectors
+from madoguchi.identity.models import StaffRole
+
+Role = StaffRole.Role
+AUDIT_ROLES = {Role.MUNICIPAL_ADMIN, Role.AUDITOR}
+
+
+def municipality_staff_required(roles=staff_selectors.ALL_MUNICIPAL_ROLES):
+    """Require a signed-in user holding one of `roles` in the URL's municipality; 403 otherwise."""
+
+    def decorator(view):
+        @wraps(view)
+        @login_required
+        @never_cache
+        def wrapped(request: HttpRequest, *args, **kwargs):
+            if not staff_selectors.staff_access(request.user, request.municipality, roles):
+                raise PermissionDenied(_("You do not hold a staff role in %(name)s that allows this.")
+                                       % {"name": request.municipality.full_name})
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+class StaffLoginView(auth_views.LoginView):
+    template_name = "web/staff/login.html"
+    redirect_authenticated_user = True
+    extra_context = {"title": gettext_lazy("Staff sign-in")}
+
+
+class StaffLogoutView(auth_views.LogoutView):
+    pass
+
+
+@never_cache
+def staff_home(request: HttpRequest) -> HttpResponse:
+    """/staff/: the sign-in form for anyone not signed in; otherwise the municipalities this user serves."""
+    if not request.user.is_authenticated:
+        return StaffLoginView.as_view()(request)
+    return render(
+        request,
+        "web/staff/home.html",
+        {
+            "municipalities": staff_selectors.staff_municipalities(request.user),
+            "roles": staff_selectors.staff_role_list(request.user),
+            "is_operator": staff_selectors.is_platform_operator(request.user),
+        },
+    )
+
+
+@municipality_staff_required()
+def municipality_dashboard(request: HttpRequest, municipality_code: str) -> HttpResponse:
+    municipality = request.municipality
+    roles = staff_selectors.staff_roles_in(request.user, municipality)
+    can_audit = bool(roles & AUDIT_ROLES)
+    recent = audit_records_of(municipality)[:10] if can_audit else []
+    return render(
+        request,
+        "web/staff/dashboard.html",
+        {
+            "municipality": municipality,
+            "roles": [Role(r).label for r in sorted(roles)],
+            "can_audit": can_audit,
+            "recent_audit": recent,
+        },
+    )
+
+
+AUDIT_CSV_COLUMNS = ["seq", "created_at", "actor_type", "actor_label", "action", "target_type", "target_id", "hash"]
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+@municipality_staff_required(AUDIT_ROLES)
+def audit_log(request: HttpRequest, municipality_code: str) -> HttpResponse:
+    """The municipality's audit stream, newest first; `?format=csv` streams all of it (UTF-8 with BOM so
+    that Excel opens the Japanese correctly)."""
+    records = audit_records_of(request.municipality)
+    action = request.GET.get("action", "").strip()
+    if action:
+        records = records.filter(action__startswith=action)
+    if request.GET.get("format") == "csv":
+        writer = csv.writer(_Echo())
+
+        def rows():
+            yield "\ufeff"
+            yield writer.writerow(AUDIT_CSV_COLUMNS)
+            for r in records.values_list(*AUDIT_CSV_COLUMNS).iterator(chunk_size=2000):
+                row = list(r)
+                row[1] = timezone.localtime(row[1]).isoformat()
+                yield writer.writerow(row)
+
+        filename = f"audit-{request.municipality.code}-{timezone.localdate():%Y%m%d}.csv"
+        response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response
+    page = Paginator(records, 50).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "web/staff/audit_log.html",
+        {"municipality": request.municipality, "page": page, "action": action},
+    )

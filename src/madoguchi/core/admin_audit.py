@@ -12,14 +12,23 @@ class AuditedAdminMixin:
     def save_model(self, request, obj, form, change):
         with transaction.atomic():
             super().save_model(request, obj, form, change)
-            audit.record(actor=request.user, action="admin.change" if change else "admin.add", target=obj,
-                         municipality=self._municipality_of(obj),
-                         details={"fields": sorted(form.changed_data)})
+            audit.record(
+                actor=request.user,
+                action="admin.change" if change else "admin.add",
+                target=obj,
+                municipality=self._municipality_of(obj),
+                details={"fields": sorted(form.changed_data)},
+            )
 
     def delete_model(self, request, obj):
         with transaction.atomic():
-            audit.record(actor=request.user, action="admin.delete", target=obj,
-                         municipality=self._municipality_of(obj), details={"fields": sorted(model_to_dict(obj))})
+            audit.record(
+                actor=request.user,
+                action="admin.delete",
+                target=obj,
+                municipality=self._municipality_of(obj),
+                details={"fields": sorted(model_to_dict(obj))},
+            )
             super().delete_model(request, obj)
 
     def delete_queryset(self, request, queryset):

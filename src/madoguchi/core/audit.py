@@ -155,7 +155,9 @@ _FIELDS = [
 
 
 def _rows(using: str) -> Iterator[dict[str, Any]]:
-    return AuditRecord.objects.using(using).order_by("stream", "seq").values(*_FIELDS).iterator(chunk_size=5000)
+    return (
+        AuditRecord.objects.using(using).order_by("stream", "seq").values(*_FIELDS).iterator(chunk_size=5000)
+    )
 
 
 def verify(*, using: str = "default", stop_at_first: bool = True) -> tuple[int, list[Problem]]:
@@ -179,7 +181,9 @@ def verify(*, using: str = "default", stop_at_first: bool = True) -> tuple[int, 
             problems.append(Problem(name, None, None, "the stream has records but no head"))
         elif head.seq != last_seq or (head.hash or GENESIS) != last_hash:
             problems.append(
-                Problem(name, None, None, f"the head names seq {head.seq} but the last record is seq {last_seq}")
+                Problem(
+                    name, None, None, f"the head names seq {head.seq} but the last record is seq {last_seq}"
+                )
             )
 
     for row in _rows(using):
@@ -206,7 +210,9 @@ def verify(*, using: str = "default", stop_at_first: bool = True) -> tuple[int, 
         close_stream(stream, expected_seq - 1, prev_hash)
     for name, head in heads.items():
         if name not in seen_streams and head.seq:
-            problems.append(Problem(name, None, None, f"the head names seq {head.seq} but no record was found"))
+            problems.append(
+                Problem(name, None, None, f"the head names seq {head.seq} but no record was found")
+            )
     if stop_at_first:
         problems = problems[:1]
     return checked, problems

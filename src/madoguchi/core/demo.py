@@ -15,6 +15,8 @@ class DemoSignIn:
 
 def load_demo(*, stdout) -> list[DemoSignIn]:
     result = public_bodies_load()
-    stdout.write(f"Public bodies: {result.prefectures} prefectures, {result.municipalities} municipalities, "
-                 f"population {result.population:,}.")
+    stdout.write(
+        f"Public bodies: {result.prefectures} prefectures, {result.municipalities} municipalities, "
+        f"population {result.population:,}."
+    )
     return []

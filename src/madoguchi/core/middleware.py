@@ -31,8 +31,10 @@ class TenantMiddleware:
         if code is None:
             return None
         if not is_valid_local_government_code(code):
-            raise Http404(_("%(code)s is not a valid local government code (its check digit is wrong).")
-                          % {"code": code})
+            raise Http404(
+                _("%(code)s is not a valid local government code (its check digit is wrong).")
+                % {"code": code}
+            )
         municipality = municipality_by_code(code)
         if municipality is None:
             raise Http404(_("There is no municipality with the code %(code)s.") % {"code": code})
@@ -54,7 +56,9 @@ class MyNumberInURLGuardMiddleware:
         raw = unquote(request.path) + "?" + unquote(request.META.get("QUERY_STRING", ""))
         if contains_my_number(raw):
             return HttpResponseBadRequest(
-                _("A My Number (個人番号) must never be put in a URL. The request was refused and not recorded."),
+                _(
+                    "A My Number (個人番号) must never be put in a URL. The request was refused and not recorded."
+                ),
                 content_type="text/plain; charset=utf-8",
             )
         return self.get_response(request)

@@ -9,8 +9,9 @@ from madoguchi.core.codes import validate_local_government_code
 class Prefecture(models.Model):
     """都道府県. `number` is the JIS X 0401 prefecture number (1 北海道 … 47 沖縄県)."""
 
-    code = models.CharField(_("local government code"), max_length=6, unique=True,
-                            validators=[validate_local_government_code])
+    code = models.CharField(
+        _("local government code"), max_length=6, unique=True, validators=[validate_local_government_code]
+    )
     number = models.PositiveSmallIntegerField(_("prefecture number"), unique=True)
     name = models.CharField(_("name"), max_length=10)
     kana = models.CharField(_("kana"), max_length=40)
@@ -34,10 +35,12 @@ class Municipality(models.Model):
         TOWN = "town", _("town (町)")
         VILLAGE = "village", _("village (村)")
 
-    code = models.CharField(_("local government code"), max_length=6, unique=True,
-                            validators=[validate_local_government_code])
-    prefecture = models.ForeignKey(Prefecture, on_delete=models.PROTECT, related_name="municipalities",
-                                   verbose_name=_("prefecture"))
+    code = models.CharField(
+        _("local government code"), max_length=6, unique=True, validators=[validate_local_government_code]
+    )
+    prefecture = models.ForeignKey(
+        Prefecture, on_delete=models.PROTECT, related_name="municipalities", verbose_name=_("prefecture")
+    )
     name = models.CharField(_("name"), max_length=20)
     kana = models.CharField(_("kana"), max_length=60)
     kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices)
@@ -85,8 +88,9 @@ class AuditRecord(models.Model):
     stream = models.CharField(max_length=16)
     seq = models.PositiveBigIntegerField()
     created_at = models.DateTimeField()
-    municipality = models.ForeignKey(Municipality, on_delete=models.PROTECT, null=True, blank=True,
-                                     related_name="+", db_constraint=True)
+    municipality = models.ForeignKey(
+        Municipality, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_constraint=True
+    )
     actor_type = models.CharField(max_length=16)
     actor_id = models.CharField(max_length=64, blank=True)
     actor_label = models.CharField(max_length=150, blank=True)

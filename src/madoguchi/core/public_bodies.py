@@ -42,7 +42,9 @@ def normalize_for_search(text: str) -> str:
 def municipality_kind(code: str, name: str) -> str:
     if code.startswith("131"):  # 東京都特別区 131016 … 131237
         return Municipality.Kind.WARD
-    return {"市": Municipality.Kind.CITY, "町": Municipality.Kind.TOWN, "村": Municipality.Kind.VILLAGE}[name[-1]]
+    return {"市": Municipality.Kind.CITY, "町": Municipality.Kind.TOWN, "村": Municipality.Kind.VILLAGE}[
+        name[-1]
+    ]
 
 
 @dataclass(frozen=True)
@@ -85,8 +87,13 @@ def public_bodies_load(*, actor=None) -> LoadResult:
         number = int(code[:2])
         if not row["city"]:
             prefectures.append(
-                Prefecture(code=code, number=number, name=row["prefecture"], kana=_kana(row["prefecture_kana"]),
-                           name_en=PREFECTURE_NAMES_EN[number - 1])
+                Prefecture(
+                    code=code,
+                    number=number,
+                    name=row["prefecture"],
+                    kana=_kana(row["prefecture_kana"]),
+                    name_en=PREFECTURE_NAMES_EN[number - 1],
+                )
             )
             continue
         if code not in population:
@@ -104,7 +111,10 @@ def public_bodies_load(*, actor=None) -> LoadResult:
     with transaction.atomic():
         before = _fingerprint()
         Prefecture.objects.bulk_create(
-            prefectures, update_conflicts=True, unique_fields=["code"], update_fields=["number", "name", "kana", "name_en"]
+            prefectures,
+            update_conflicts=True,
+            unique_fields=["code"],
+            update_fields=["number", "name", "kana", "name_en"],
         )
         pref_ids = {code[:2]: pk for code, pk in Prefecture.objects.values_list("code", "id")}
         for pref_prefix, muni in municipalities:

@@ -32,7 +32,9 @@ def redact_my_numbers(text: str) -> str:
 
 
 def contains_my_number(text: str) -> bool:
-    return any(is_valid_my_number("".join(m.groups()).translate(_FULLWIDTH)) for m in _CANDIDATE.finditer(text))
+    return any(
+        is_valid_my_number("".join(m.groups()).translate(_FULLWIDTH)) for m in _CANDIDATE.finditer(text)
+    )
 
 
 class MyNumberRedactingFilter(logging.Filter):

@@ -24,11 +24,21 @@ class UserAdmin(AuditedAdminMixin, DjangoUserAdmin):
         with transaction.atomic():
             instances = formset.save()
             for role in instances:
-                audit.record(actor=request.user, action="admin.staff_role_save", target=form.instance,
-                             municipality=role.municipality, details={"role": role.role})
+                audit.record(
+                    actor=request.user,
+                    action="admin.staff_role_save",
+                    target=form.instance,
+                    municipality=role.municipality,
+                    details={"role": role.role},
+                )
             for role in formset.deleted_objects:
-                audit.record(actor=request.user, action="admin.staff_role_delete", target=form.instance,
-                             municipality=role.municipality, details={"role": role.role})
+                audit.record(
+                    actor=request.user,
+                    action="admin.staff_role_delete",
+                    target=form.instance,
+                    municipality=role.municipality,
+                    details={"role": role.role},
+                )
 
 
 @admin.register(StaffRole)

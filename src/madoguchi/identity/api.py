@@ -55,14 +55,18 @@ def me(request):
     }
 
 
-@router.get("/municipalities/{code}/audit-records", response=list[AuditRecordOut],
-            summary="A municipality's audit stream, newest first (administrators and auditors)")
+@router.get(
+    "/municipalities/{code}/audit-records",
+    response=list[AuditRecordOut],
+    summary="A municipality's audit stream, newest first (administrators and auditors)",
+)
 @paginate(PageNumberPagination, page_size=100)
 def audit_records(request, code: str):
     municipality = municipality_by_code(code)
     if municipality is None:
         raise Http404(_("There is no municipality with the code %(code)s.") % {"code": code})
     if not selectors.staff_access(request.user, municipality, AUDIT_ROLES):
-        raise PermissionDenied(_("You do not hold a staff role in %(name)s that allows this.")
-                               % {"name": municipality.full_name})
+        raise PermissionDenied(
+            _("You do not hold a staff role in %(name)s that allows this.") % {"name": municipality.full_name}
+        )
     return audit_records_of(municipality)

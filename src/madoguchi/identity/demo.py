@@ -25,11 +25,16 @@ def load_demo(*, stdout) -> list[DemoSignIn]:
     for username, display_name, code, roles, note in DEMO_STAFF:
         user = User.objects.filter(username=username).first()
         if user is None:
-            user = services.staff_user_create(username=username, password=DEMO_PASSWORD, display_name=display_name)
+            user = services.staff_user_create(
+                username=username, password=DEMO_PASSWORD, display_name=display_name
+            )
         municipality = municipality_by_code(code) if code else None
         for role in roles:
             services.staff_role_grant(user=user, role=role, municipality=municipality)
-        sign_ins.append(DemoSignIn("http://localhost:8000" + note.split(" — ")[0], username, DEMO_PASSWORD,
-                                   note.split(" — ")[1]))
+        sign_ins.append(
+            DemoSignIn(
+                "http://localhost:8000" + note.split(" — ")[0], username, DEMO_PASSWORD, note.split(" — ")[1]
+            )
+        )
     stdout.write(f"Demo staff: {len(DEMO_STAFF)} accounts.")
     return sign_ins

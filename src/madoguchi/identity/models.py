@@ -30,9 +30,15 @@ class StaffRole(models.Model):
         DESK_CLERK = "desk_clerk", _("desk clerk")
         AUDITOR = "auditor", _("auditor")
 
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="staff_roles", verbose_name=_("user"))
+    user = models.ForeignKey(
+        User, on_delete=models.CASCADE, related_name="staff_roles", verbose_name=_("user")
+    )
     municipality = models.ForeignKey(
-        Municipality, on_delete=models.PROTECT, null=True, blank=True, related_name="staff_roles",
+        Municipality,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="staff_roles",
         verbose_name=_("municipality"),
     )
     role = models.CharField(_("role"), max_length=32, choices=Role.choices)
@@ -44,13 +50,16 @@ class StaffRole(models.Model):
         constraints = [
             # A platform operator's role is platform-wide; every other role belongs to exactly one tenant.
             models.CheckConstraint(
-                condition=(Q(role="platform_operator", municipality__isnull=True)
-                           | (~Q(role="platform_operator") & Q(municipality__isnull=False))),
+                condition=(
+                    Q(role="platform_operator", municipality__isnull=True)
+                    | (~Q(role="platform_operator") & Q(municipality__isnull=False))
+                ),
                 name="staffrole_operator_is_platform_wide",
             ),
             models.UniqueConstraint(fields=["user", "municipality", "role"], name="staffrole_unique"),
-            models.UniqueConstraint(fields=["user"], condition=Q(role="platform_operator"),
-                                    name="staffrole_one_operator_role"),
+            models.UniqueConstraint(
+                fields=["user"], condition=Q(role="platform_operator"), name="staffrole_one_operator_role"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -8,8 +8,9 @@ from madoguchi.identity.models import StaffRole, User
 
 
 @transaction.atomic
-def staff_user_create(*, username: str, password: str | None, display_name: str = "", email: str = "",
-                      actor=None) -> User:
+def staff_user_create(
+    *, username: str, password: str | None, display_name: str = "", email: str = "", actor=None
+) -> User:
     """Create a staff user (no roles yet). `password=None` makes an account that cannot sign in by password."""
     user = User(username=username, display_name=display_name, email=email)
     if password is None:
@@ -18,8 +19,9 @@ def staff_user_create(*, username: str, password: str | None, display_name: str 
         user.set_password(password)
     user.full_clean(exclude=["password"])
     user.save()
-    audit.record(actor=actor, action="identity.staff_user_create", target=user,
-                 details={"username": username})
+    audit.record(
+        actor=actor, action="identity.staff_user_create", target=user, details={"username": username}
+    )
     return user
 
 
@@ -31,8 +33,13 @@ def staff_role_grant(*, user: User, role: str, municipality: Municipality | None
         User.objects.filter(pk=user.pk).update(is_staff=True)
         user.is_staff = True
     if created:
-        audit.record(actor=actor, action="identity.staff_role_grant", target=user, municipality=municipality,
-                     details={"role": role, "username": user.get_username()})
+        audit.record(
+            actor=actor,
+            action="identity.staff_role_grant",
+            target=user,
+            municipality=municipality,
+            details={"role": role, "username": user.get_username()},
+        )
     return staff_role
 
 
@@ -44,6 +51,11 @@ def staff_role_revoke(*, user: User, role: str, municipality: Municipality | Non
         User.objects.filter(pk=user.pk).update(is_staff=False)
         user.is_staff = False
     if deleted:
-        audit.record(actor=actor, action="identity.staff_role_revoke", target=user, municipality=municipality,
-                     details={"role": role, "username": user.get_username()})
+        audit.record(
+            actor=actor,
+            action="identity.staff_role_revoke",
+            target=user,
+            municipality=municipality,
+            details={"role": role, "username": user.get_username()},
+        )
     return bool(deleted)

@@ -26,4 +26,6 @@ def _logged_out(sender, request, user, **kwargs):
 @receiver(user_login_failed)
 def _login_failed(sender, credentials, request=None, **kwargs):
     username = str(credentials.get("username", ""))[:150]
-    audit.record(actor=None, action="identity.sign_in_failed", details={"username": username, **_client(request)})
+    audit.record(
+        actor=None, action="identity.sign_in_failed", details={"username": username, **_client(request)}
+    )

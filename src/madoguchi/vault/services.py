@@ -108,13 +108,19 @@ def my_number_store(*, value: str, actor, purpose: str, municipality: Municipali
                 entry = MyNumberEntry.objects.get(lookup=lookup)
     # The vault and the audit log are two databases: record after the vault write succeeded, so an audit
     # record never claims a store that did not happen.
-    audit.record(actor=actor, action="vault.my_number_store", target=("vault.mynumberentry", entry.token),
-                 municipality=municipality, details={"purpose": purpose.value, "created": created})
+    audit.record(
+        actor=actor,
+        action="vault.my_number_store",
+        target=("vault.mynumberentry", entry.token),
+        municipality=municipality,
+        details={"purpose": purpose.value, "created": created},
+    )
     return entry.token
 
 
-def my_number_reveal(*, token: str, actor, purpose: str, reason: str,
-                     municipality: Municipality | None = None) -> str:
+def my_number_reveal(
+    *, token: str, actor, purpose: str, reason: str, municipality: Municipality | None = None
+) -> str:
     """Decrypt and return the My Number behind `token`.
 
     The audit record (purpose, reason, token, actor) is written before the value is decrypted, in the
@@ -126,9 +132,13 @@ def my_number_reveal(*, token: str, actor, purpose: str, reason: str,
     if not reason or not reason.strip():
         raise ValidationError(_("State why the My Number is needed."), code="reason_required")
     entry = MyNumberEntry.objects.filter(token=token).first()
-    audit.record(actor=actor, action="vault.my_number_reveal", target=("vault.mynumberentry", token),
-                 municipality=municipality,
-                 details={"purpose": purpose.value, "reason": reason.strip()[:200], "found": entry is not None})
+    audit.record(
+        actor=actor,
+        action="vault.my_number_reveal",
+        target=("vault.mynumberentry", token),
+        municipality=municipality,
+        details={"purpose": purpose.value, "reason": reason.strip()[:200], "found": entry is not None},
+    )
     if entry is None:
         raise LookupError("no My Number is stored under that token")
     _current, ciphers, _index = _keys()

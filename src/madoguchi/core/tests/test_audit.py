@@ -14,7 +14,9 @@ pytestmark = pytest.mark.django_db
 
 
 def _write(n, municipality=None, action="test.action"):
-    return [audit.record(actor=None, action=action, municipality=municipality, details={"i": i}) for i in range(n)]
+    return [
+        audit.record(actor=None, action=action, municipality=municipality, details={"i": i}) for i in range(n)
+    ]
 
 
 def test_records_form_a_chain_per_stream():
@@ -32,8 +34,13 @@ def test_records_form_a_chain_per_stream():
 
 def test_record_stores_actor_target_and_details():
     municipality = MunicipalityFactory()
-    entry = audit.record(actor=audit.Actor("provider", "7", "PayPay"), action="points.grant",
-                         target=municipality, municipality=municipality, details={"points": 1250})
+    entry = audit.record(
+        actor=audit.Actor("provider", "7", "PayPay"),
+        action="points.grant",
+        target=municipality,
+        municipality=municipality,
+        details={"points": 1250},
+    )
     entry.refresh_from_db()
     assert (entry.actor_type, entry.actor_id, entry.actor_label) == ("provider", "7", "PayPay")
     assert (entry.target_type, entry.target_id) == ("core.municipality", str(municipality.pk))
@@ -77,8 +84,10 @@ def test_altered_hash_to_match_content_breaks_the_next_link():
     forged["details"] = {"i": 42}
     new_hash = audit.compute_hash(forged, forged["prev_hash"])
     with audit_triggers_disabled() as cursor:
-        cursor.execute("UPDATE core_auditrecord SET details = %s, hash = %s WHERE id = %s",
-                       ['{"i": 42}', new_hash, records[1].pk])
+        cursor.execute(
+            "UPDATE core_auditrecord SET details = %s, hash = %s WHERE id = %s",
+            ['{"i": 42}', new_hash, records[1].pk],
+        )
     problem = _first_problem()
     assert problem.record_id == records[2].pk and "prev_hash" in problem.reason
 
@@ -128,7 +137,9 @@ def test_audit_verify_command(capsys):
     call_command("audit", "verify")
     assert "OK: 3 audit records verified" in capsys.readouterr().out
     with audit_triggers_disabled() as cursor:
-        cursor.execute("UPDATE core_auditrecord SET actor_label = 'someone else' WHERE id = %s", [records[1].pk])
+        cursor.execute(
+            "UPDATE core_auditrecord SET actor_label = 'someone else' WHERE id = %s", [records[1].pk]
+        )
     with pytest.raises(CommandError) as excinfo:
         call_command("audit", "verify")
     assert excinfo.value.returncode == 1
@@ -160,8 +171,12 @@ def test_concurrent_writers_do_not_fork_the_chain():
             barrier.wait()
             for i in range(per_thread):
                 with transaction.atomic():
-                    audit.record(actor=None, action="test.concurrent", municipality=municipality,
-                                 details={"thread": k, "i": i})
+                    audit.record(
+                        actor=None,
+                        action="test.concurrent",
+                        municipality=municipality,
+                        details={"thread": k, "i": i},
+                    )
                     audit.record(actor=None, action="test.concurrent.platform", details={"thread": k, "i": i})
         except BaseException as exc:  # surfaced below
             errors.append(exc)

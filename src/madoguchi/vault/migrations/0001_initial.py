@@ -4,23 +4,26 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='MyNumberEntry',
+            name="MyNumberEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('token', models.CharField(max_length=40, unique=True)),
-                ('lookup', models.CharField(max_length=64, unique=True)),
-                ('key_id', models.CharField(max_length=16)),
-                ('nonce', models.BinaryField(max_length=12)),
-                ('ciphertext', models.BinaryField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("token", models.CharField(max_length=40, unique=True)),
+                ("lookup", models.CharField(max_length=64, unique=True)),
+                ("key_id", models.CharField(max_length=16)),
+                ("nonce", models.BinaryField(max_length=12)),
+                ("ciphertext", models.BinaryField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
         ),
     ]

@@ -35,8 +35,10 @@ def municipality_staff_required(roles=staff_selectors.ALL_MUNICIPAL_ROLES):
         @never_cache
         def wrapped(request: HttpRequest, *args, **kwargs):
             if not staff_selectors.staff_access(request.user, request.municipality, roles):
-                raise PermissionDenied(_("You do not hold a staff role in %(name)s that allows this.")
-                                       % {"name": request.municipality.full_name})
+                raise PermissionDenied(
+                    _("You do not hold a staff role in %(name)s that allows this.")
+                    % {"name": request.municipality.full_name}
+                )
             return view(request, *args, **kwargs)
 
         return wrapped
@@ -88,7 +90,16 @@ def municipality_dashboard(request: HttpRequest, municipality_code: str) -> Http
     )
 
 
-AUDIT_CSV_COLUMNS = ["seq", "created_at", "actor_type", "actor_label", "action", "target_type", "target_id", "hash"]
+AUDIT_CSV_COLUMNS = [
+    "seq",
+    "created_at",
+    "actor_type",
+    "actor_label",
+    "action",
+    "target_type",
+    "target_id",
+    "hash",
+]
 
 
 class _Echo:

@@ -21,7 +21,9 @@ def healthz(request: HttpRequest) -> JsonResponse:
         except Exception:
             status[alias] = "unavailable"
     ok = all(v == "ok" for v in status.values())
-    return JsonResponse({"status": "ok" if ok else "unavailable", "databases": status}, status=200 if ok else 503)
+    return JsonResponse(
+        {"status": "ok" if ok else "unavailable", "databases": status}, status=200 if ok else 503
+    )
 
 
 def _error(request: HttpRequest, template: str, status: int, exception=None) -> HttpResponse:

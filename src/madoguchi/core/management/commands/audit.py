@@ -17,5 +17,7 @@ class Command(BaseCommand):
             if problems:
                 for problem in problems:
                     self.stderr.write(f"BROKEN: {problem}")
-                raise CommandError(f"audit chain broken ({checked} records checked before stopping)", returncode=1)
+                raise CommandError(
+                    f"audit chain broken ({checked} records checked before stopping)", returncode=1
+                )
             self.stdout.write(f"OK: {checked} audit records verified, every chain intact.")

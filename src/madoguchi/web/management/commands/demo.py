@@ -11,7 +11,6 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 
-
 class Command(BaseCommand):
     help = "Load public bodies and demo data (idempotent). Refused unless MADOGUCHI_DEMO is on."
 

@@ -1,0 +1,15 @@
+"""Run every benchmark in bench/ (each compares against its baseline in the same run) and list the results."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+BENCHMARKS = ["audit_streams.py"]
+
+if __name__ == "__main__":
+    failed = 0
+    for name in BENCHMARKS:
+        print(f"== {name}", flush=True)
+        failed |= subprocess.call([sys.executable, str(HERE / name)])  # noqa: S603
+    sys.exit(failed)

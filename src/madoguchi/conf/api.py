@@ -1,13 +1,13 @@
 """The JSON API under /api/v1/ (django-ninja). OpenAPI at /api/v1/openapi.json, interactive docs at
 /api/v1/docs (Swagger UI served from the ninja package's own static files: no CDN)."""
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError
 
 from madoguchi.core.api import router as public_bodies_router
+from madoguchi.identity.api import router as staff_router
 
 api = NinjaAPI(
     title="Madoguchi API",
@@ -43,7 +43,4 @@ def _invalid(request, exc):
 
 
 api.add_router("/public-bodies/", public_bodies_router)
-if settings.MADOGUCHI_ZONE.serves_staff:
-    from madoguchi.identity.api import router as staff_router
-
-    api.add_router("/staff/", staff_router)
+api.add_router("/staff/", staff_router)

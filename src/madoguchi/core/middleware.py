@@ -1,7 +1,10 @@
-"""Request middleware: the tenant of a request, and a guard that keeps My Numbers out of URLs."""
+"""Request middleware: the zone a process serves, the tenant of a request, and a guard that keeps My
+Numbers out of URLs."""
 
+import re
 from urllib.parse import unquote
 
+from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.utils.translation import gettext as _
 
@@ -10,6 +13,25 @@ from madoguchi.core.redaction import contains_my_number
 from madoguchi.core.selectors import municipality_by_code
 
 TENANT_KWARG = "municipality_code"
+
+# The back office: Django admin, /staff/…, /<code>/staff/… and the staff API.
+STAFF_PATH = re.compile(r"^/(?:admin|staff|[0-9]{6}/staff|api/v1/staff)(?:/|$)")
+
+
+class ZoneMiddleware:
+    """三層の対策: a process in the Internet zone answers no back-office URL (404, as if it did not exist).
+
+    One rule for every staff page and API, present and future: their paths carry a `staff` (or `admin`)
+    segment. The vault services check the zone again at call time.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not settings.MADOGUCHI_ZONE.serves_staff and STAFF_PATH.match(request.path_info):
+            raise Http404(_("This service is not available here."))
+        return self.get_response(request)
 
 
 class TenantMiddleware:

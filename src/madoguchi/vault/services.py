@@ -27,7 +27,7 @@ from madoguchi.core.models import Municipality
 from madoguchi.vault.models import MyNumberEntry
 from madoguchi.vault.routers import VAULT_DB
 
-TOKEN_PREFIX = "mn_"
+TOKEN_PREFIX = "mn_"  # noqa: S105  (a prefix that marks vault tokens, not a secret)
 
 
 class Purpose(TextChoices):

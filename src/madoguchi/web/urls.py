@@ -1,9 +1,10 @@
-from django.conf import settings
-from django.urls import path
+from django.urls import path, register_converter
 
+from madoguchi.core.converters import LocalGovernmentCodeConverter
 from madoguchi.web.views import public, staff
 
 app_name = "web"
+register_converter(LocalGovernmentCodeConverter, "lgcode")
 
 urlpatterns = [
     path("", public.home, name="home"),
@@ -12,11 +13,11 @@ urlpatterns = [
     path("<lgcode:municipality_code>/", public.municipality_home, name="municipality_home"),
 ]
 
-if settings.MADOGUCHI_ZONE.serves_staff:
-    urlpatterns += [
-        path("staff/", staff.staff_home, name="staff_home"),
-        path("staff/login/", staff.StaffLoginView.as_view(), name="staff_login"),
-        path("staff/logout/", staff.StaffLogoutView.as_view(), name="staff_logout"),
-        path("<lgcode:municipality_code>/staff/", staff.municipality_dashboard, name="staff_dashboard"),
-        path("<lgcode:municipality_code>/staff/audit/", staff.audit_log, name="staff_audit"),
-    ]
+# Staff pages (every path with a "staff/" segment): ZoneMiddleware refuses them in the Internet zone.
+urlpatterns += [
+    path("staff/", staff.staff_home, name="staff_home"),
+    path("staff/login/", staff.StaffLoginView.as_view(), name="staff_login"),
+    path("staff/logout/", staff.StaffLogoutView.as_view(), name="staff_logout"),
+    path("<lgcode:municipality_code>/staff/", staff.municipality_dashboard, name="staff_dashboard"),
+    path("<lgcode:municipality_code>/staff/audit/", staff.audit_log, name="staff_audit"),
+]

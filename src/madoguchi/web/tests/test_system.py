@@ -78,3 +78,22 @@ def test_public_api_search_and_detail(client, public_bodies):
     missing = client.get("/api/v1/public-bodies/municipalities/131017")
     assert missing.status_code == 404 and "131017" in missing.json()["message"]
     assert len(client.get("/api/v1/public-bodies/prefectures").json()) == 47
+
+
+def test_internet_zone_serves_no_back_office(client, settings, public_bodies):
+    from madoguchi.core.zones import Zone
+
+    settings.MADOGUCHI_ZONE = Zone.INTERNET
+    assert client.get("/131016/").status_code == 200
+    assert client.get("/api/v1/public-bodies/prefectures").status_code == 200
+    for url in (
+        "/staff/",
+        "/staff/login/",
+        "/131016/staff/",
+        "/131016/staff/audit/",
+        "/admin/",
+        "/admin/login/",
+        "/api/v1/staff/me",
+        "/api/v1/staff/municipalities/131016/audit-records",
+    ):
+        assert client.get(url).status_code == 404, url

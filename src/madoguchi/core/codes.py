@@ -34,7 +34,8 @@ def local_government_check_digit(base5: str) -> str:
 
 def is_valid_local_government_code(code: str) -> bool:
     return (
-        len(code) == 6
+        isinstance(code, str)
+        and len(code) == 6
         and code.isascii()
         and code.isdigit()
         and local_government_check_digit(code[:5]) == code[5]
@@ -68,7 +69,8 @@ def my_number_check_digit(base11: str) -> str:
 
 def is_valid_my_number(value: str) -> bool:
     return (
-        len(value) == 12
+        isinstance(value, str)
+        and len(value) == 12
         and value.isascii()
         and value.isdigit()
         and my_number_check_digit(value[:11]) == value[11]
@@ -96,7 +98,8 @@ def corporate_number_check_digit(base12: str) -> str:
 
 def is_valid_corporate_number(value: str) -> bool:
     return (
-        len(value) == 13
+        isinstance(value, str)
+        and len(value) == 13
         and value.isascii()
         and value.isdigit()
         and corporate_number_check_digit(value[1:]) == value[0]

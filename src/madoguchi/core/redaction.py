@@ -1,8 +1,9 @@
 """Keep My Number values out of logs, URLs and anything else that leaves the vault.
 
-A candidate is any run of 12 digits (ASCII or full-width, optionally grouped 4-4-4 by spaces or hyphens) that
-is not part of a longer run of digits; it is redacted only when its check digit is valid, so that ordinary
-12-digit numbers (order ids, phone numbers with area codes) mostly survive. A random 12-digit number has a
+A candidate is any 12 digits (ASCII or full-width) written as one group or as consecutive groups joined by
+spaces, tabs or hyphens (4-4-4, 3-3-3-3 …), never part of a longer unbroken run of digits; it is redacted
+only when its check digit is valid, so that ordinary 12-digit numbers (order ids, phone numbers) mostly
+survive. A random 12-digit number has a
 valid check digit about one time in ten: redacting those too is the price of never leaking a real one.
 """
 
@@ -13,28 +14,47 @@ from madoguchi.core.codes import is_valid_my_number
 
 REDACTED = "[個人番号]"
 
-_DIGIT = r"[0-9０-９]"
-_SEP = r"[ \-‐－\u3000]?"
-_CANDIDATE = re.compile(
-    rf"(?<![0-9０-９])({_DIGIT}{{4}}){_SEP}({_DIGIT}{{4}}){_SEP}({_DIGIT}{{4}})(?![0-9０-９])"
-)
+_SEPARATORS = " \t\u3000-‐－"
+# A run of digit groups joined by at most two separator characters (spaces, tabs, hyphens; any width).
+_RUN = re.compile(r"(?<![0-9０-９])[0-9０-９]+(?:[ \t\u3000\-‐－]{1,2}[0-9０-９]+)*(?![0-9０-９])")
+_GROUP = re.compile(r"[0-9０-９]+")
 _FULLWIDTH = str.maketrans("０１２３４５６７８９", "0123456789")
 
 
-def _replace(match: re.Match[str]) -> str:
-    digits = "".join(match.groups()).translate(_FULLWIDTH)
-    return REDACTED if is_valid_my_number(digits) else match.group(0)
+def _my_number_spans(text: str) -> list[tuple[int, int]]:
+    """Spans of text that spell a valid My Number: whole digit groups of a run that add up to 12 digits.
+
+    "123456789018", "1234 5678 9018", "123-456-789-018" and the first three groups of
+    "1234 5678 9018 2020" all count; a single group longer than 12 digits (a longer number) does not.
+    """
+    spans = []
+    for run in _RUN.finditer(text):
+        groups = [(m.start() + run.start(), m.end() + run.start(), m.group().translate(_FULLWIDTH))
+                  for m in _GROUP.finditer(run.group())]  # fmt: skip
+        i = 0
+        while i < len(groups):
+            digits, j = "", i
+            while j < len(groups) and len(digits) < 12:
+                digits += groups[j][2]
+                j += 1
+            if len(digits) == 12 and is_valid_my_number(digits):
+                spans.append((groups[i][0], groups[j - 1][1]))
+                i = j
+            else:
+                i += 1
+    return spans
 
 
 def redact_my_numbers(text: str) -> str:
     """Return `text` with every valid My Number replaced by REDACTED."""
-    return _CANDIDATE.sub(_replace, text)
+    spans = _my_number_spans(text)
+    for start, end in reversed(spans):
+        text = text[:start] + REDACTED + text[end:]
+    return text
 
 
 def contains_my_number(text: str) -> bool:
-    return any(
-        is_valid_my_number("".join(m.groups()).translate(_FULLWIDTH)) for m in _CANDIDATE.finditer(text)
-    )
+    return bool(_my_number_spans(text))
 
 
 class MyNumberRedactingFilter(logging.Filter):

@@ -115,6 +115,8 @@ TEMPLATES = [
 def _database(var: str, sqlite_name: str) -> dict:
     config = env.db_url(var, default=f"sqlite:///{VAR_DIR / sqlite_name}")
     if config["ENGINE"] == "django.db.backends.sqlite3":
+        # Django's SQLite backend with a flush that knows about the append-only audit table.
+        config["ENGINE"] = "madoguchi.core.db.backends.sqlite3"
         # IMMEDIATE: a writing transaction takes the write lock at BEGIN, so two writers never both read the
         # audit chain head and then fail to upgrade their lock; WAL lets readers run beside the one writer.
         config.setdefault("OPTIONS", {}).update(
@@ -238,6 +240,25 @@ LOGGING = {
 
 # --- API ---------------------------------------------------------------------------------------------------
 NINJA_PAGINATION_PER_PAGE = 50
+
+# --- JPKI (My Number Card) -------------------------------------------------------------------------------
+# Trust anchors and CRLs are PEM/DER files; production: J-LIS's CA certificates and CRLs. With none set in
+# development, the test CA under var/jpki/ (created by `madoguchi jpki init-ca`) is trusted.
+JPKI_TEST_CA_DIR = Path(env.str("JPKI_TEST_CA_DIR", default=str(VAR_DIR / "jpki")))
+JPKI_TRUST_ANCHORS = env.list("JPKI_TRUST_ANCHORS", default=[])
+JPKI_CRL_FILES = env.list("JPKI_CRL_FILES", default=[])
+JPKI_CRL_DIR = Path(env.str("JPKI_CRL_DIR", default=str(VAR_DIR / "jpki" / "crl")))
+JPKI_CHALLENGE_SECONDS = env.int("JPKI_CHALLENGE_SECONDS", default=120)
+# The browser card simulator (demo cards, same challenge-response protocol); never in production.
+JPKI_CARD_SIMULATOR = env.bool("JPKI_CARD_SIMULATOR", default=not PRODUCTION)
+
+# --- GビズID (OpenID Connect) ------------------------------------------------------------------------------
+# Empty issuer in development: the built-in development OpenID provider at /dev-idp/ plays GビズID.
+GBIZID_ISSUER = env.str("GBIZID_ISSUER", default="")
+GBIZID_CLIENT_ID = env.str("GBIZID_CLIENT_ID", default="madoguchi-dev")
+GBIZID_CLIENT_SECRET = env.str("GBIZID_CLIENT_SECRET", default="" if PRODUCTION else "madoguchi-dev-secret")
+GBIZID_SCOPES = env.list("GBIZID_SCOPES", default=["openid", "profile", "user", "email"])
+DEV_IDP_ENABLED = env.bool("MADOGUCHI_DEV_IDP", default=not PRODUCTION) and not GBIZID_ISSUER
 
 # --- Product -----------------------------------------------------------------------------------------------
 MADOGUCHI_SITE_NAME = env.str("MADOGUCHI_SITE_NAME", default="Madoguchi 窓口")

@@ -1,0 +1,25 @@
+"""Identity models: staff (users and roles), residents (My Number Card holders) and businesses (GビズID)."""
+
+from madoguchi.identity.models.business import Business, BusinessAccount
+from madoguchi.identity.models.resident import (
+    CertificateRenewal,
+    DuplicateHolderReport,
+    IssuedMyKeyId,
+    JpkiChallenge,
+    Resident,
+    ResidentCertificate,
+)
+from madoguchi.identity.models.staff import StaffRole, User
+
+__all__ = [
+    "Business",
+    "BusinessAccount",
+    "CertificateRenewal",
+    "DuplicateHolderReport",
+    "IssuedMyKeyId",
+    "JpkiChallenge",
+    "Resident",
+    "ResidentCertificate",
+    "StaffRole",
+    "User",
+]

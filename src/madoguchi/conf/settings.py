@@ -249,6 +249,11 @@ JPKI_TRUST_ANCHORS = env.list("JPKI_TRUST_ANCHORS", default=[])
 JPKI_CRL_FILES = env.list("JPKI_CRL_FILES", default=[])
 JPKI_CRL_DIR = Path(env.str("JPKI_CRL_DIR", default=str(VAR_DIR / "jpki" / "crl")))
 JPKI_CHALLENGE_SECONDS = env.int("JPKI_CHALLENGE_SECONDS", default=120)
+# HMAC key for the holder key (name + date of birth + sex from the signing certificate) that spots a renewed
+# card before its linkage arrives. Base64 of 32 random bytes; keep it stable (changing it forgets holders).
+IDENTITY_HOLDER_KEY = _required_in_production("MADOGUCHI_HOLDER_KEY", "holder_key", _new_aes_key)
+# Bearer tokens returned by the JPKI sign-in API.
+API_TOKEN_SECONDS = env.int("API_TOKEN_SECONDS", default=3600)
 # The browser card simulator (demo cards, same challenge-response protocol); never in production.
 JPKI_CARD_SIMULATOR = env.bool("JPKI_CARD_SIMULATOR", default=not PRODUCTION)
 

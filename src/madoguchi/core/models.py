@@ -104,7 +104,11 @@ class AuditRecord(models.Model):
     class Meta:
         ordering = ["stream", "seq"]
         constraints = [models.UniqueConstraint(fields=["stream", "seq"], name="audit_stream_seq_unique")]
-        indexes = [models.Index(fields=["municipality", "-created_at"], name="audit_muni_time_idx")]
+        indexes = [
+            models.Index(fields=["municipality", "-created_at"], name="audit_muni_time_idx"),
+            # "My sign-in history" and "what did this clerk do": records by actor, newest first.
+            models.Index(fields=["actor_type", "actor_id", "-created_at"], name="audit_actor_time_idx"),
+        ]
         verbose_name = _("audit record")
         verbose_name_plural = _("audit records")
 

@@ -2,4 +2,4 @@ from django.conf import settings
 
 
 def platform(request):
-    return {"site_name": settings.MADOGUCHI_SITE_NAME, "zone": settings.MADOGUCHI_ZONE}
+    return {"platform_name": settings.MADOGUCHI_SITE_NAME, "zone": settings.MADOGUCHI_ZONE}

@@ -2,6 +2,7 @@
 
 from madoguchi.identity.models.business import Business, BusinessAccount
 from madoguchi.identity.models.resident import (
+    ApiToken,
     CertificateRenewal,
     DuplicateHolderReport,
     IssuedMyKeyId,
@@ -12,6 +13,7 @@ from madoguchi.identity.models.resident import (
 from madoguchi.identity.models.staff import StaffRole, User
 
 __all__ = [
+    "ApiToken",
     "Business",
     "BusinessAccount",
     "CertificateRenewal",

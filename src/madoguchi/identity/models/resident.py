@@ -143,3 +143,16 @@ class JpkiChallenge(models.Model):
 
     def __str__(self) -> str:
         return str(self.id)
+
+
+class ApiToken(models.Model):
+    """A bearer token for API clients (e.g. a smartphone app after JPKI sign-in). Only its hash is stored."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"token {self.pk} of user {self.user_id}"

@@ -11,6 +11,8 @@ STAMP  := $(VENV)/.installed
 CMD    := $(BIN)/madoguchi
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
+# A fresh random 32-byte key, base64: what production sets for each secret (see README, Configuration).
+NEWKEY := $(BIN)/python -c 'import base64, secrets; print(base64.b64encode(secrets.token_bytes(32)).decode())'
 
 .PHONY: help install migrate demo run serve test lint format pytest check-deploy messages bench clean
 
@@ -63,9 +65,8 @@ test: lint
 
 check-deploy: install
 	MADOGUCHI_PRODUCTION=true DEBUG=false ALLOWED_HOSTS=madoguchi.example.jp \
-	SECRET_KEY=$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(50))') \
-	MADOGUCHI_VAULT_KEY=$$($(BIN)/python -c 'import base64, secrets; print(base64.b64encode(secrets.token_bytes(32)).decode())') \
-	MADOGUCHI_VAULT_INDEX_KEY=$$($(BIN)/python -c 'import base64, secrets; print(base64.b64encode(secrets.token_bytes(32)).decode())') \
+	SECRET_KEY=$$($(BIN)/python -c "import secrets; print(secrets.token_urlsafe(50))") MADOGUCHI_VAULT_KEY=$$($(NEWKEY)) MADOGUCHI_VAULT_INDEX_KEY=$$($(NEWKEY)) \
+	MADOGUCHI_HOLDER_KEY=$$($(NEWKEY)) GBIZID_CLIENT_SECRET=$$($(NEWKEY)) \
 	$(CMD) check --deploy --fail-level WARNING
 
 messages: install

@@ -67,6 +67,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "ninja",
 ]
 
@@ -80,6 +82,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "madoguchi.core.middleware.TenantMiddleware",
@@ -256,6 +259,9 @@ IDENTITY_HOLDER_KEY = _required_in_production("MADOGUCHI_HOLDER_KEY", "holder_ke
 API_TOKEN_SECONDS = env.int("API_TOKEN_SECONDS", default=3600)
 # The browser card simulator (demo cards, same challenge-response protocol); never in production.
 JPKI_CARD_SIMULATOR = env.bool("JPKI_CARD_SIMULATOR", default=not PRODUCTION)
+
+# Staff MFA: TOTP (RFC 6238) with any authenticator app; the issuer is the label the app shows.
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Madoguchi")
 
 # --- GビズID (OpenID Connect) ------------------------------------------------------------------------------
 # Empty issuer in development: the built-in development OpenID provider at /dev-idp/ plays GビズID.

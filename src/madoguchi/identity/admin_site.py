@@ -10,10 +10,17 @@ class MadoguchiAdminSite(admin.AdminSite):
     site_title = "Madoguchi admin"
 
     def has_permission(self, request):
-        # Not every is_staff user: only platform operators (and superusers) run the platform.
+        # Not every is_staff user: only platform operators (and superusers) who passed the TOTP step.
         from madoguchi.identity.selectors import is_platform_operator
 
-        return is_platform_operator(request.user)
+        return is_platform_operator(request.user) and request.user.is_verified()
+
+    def login(self, request, extra_context=None):
+        # One sign-in for all staff: the admin's own form would skip the MFA step.
+        from django.shortcuts import redirect
+        from django.urls import reverse
+
+        return redirect(f"{reverse('web:staff_login')}?next={request.get_full_path()}")
 
 
 class MadoguchiAdminConfig(AdminConfig):

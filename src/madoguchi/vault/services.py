@@ -5,7 +5,8 @@
 - `my_number_reveal` decrypts one value for a named legal purpose; every call is audited, refused ones too.
 
 Other apps keep only tokens. Nothing here logs a value, and errors never echo one. The process must be in a
-zone that may read the vault (`all` or `mynumber`); the Internet zone is refused at call time.
+zone that may read the vault (`all` or `mynumber`); the Internet zone is refused at call time. A person
+acting must have passed two-step verification.
 """
 
 import base64
@@ -70,6 +71,16 @@ def _check_zone() -> None:
         raise VaultZoneError(f"the {settings.MADOGUCHI_ZONE} zone may not use the My Number vault")
 
 
+def _check_actor(actor) -> None:
+    """A person who touches the vault must have passed the TOTP step in this session (MFA is mandatory for
+    個人番号利用事務系). System work passes actor=None or an audit.Actor, which is recorded as such."""
+    if actor is None or isinstance(actor, audit.Actor):
+        return
+    is_verified = getattr(actor, "is_verified", None)
+    if not (callable(is_verified) and is_verified()):
+        raise PermissionDenied(_("Two-step verification is required to use My Numbers."))
+
+
 def _lookup(value: str) -> str:
     return hmac.new(_keys()[2], value.encode("ascii"), hashlib.sha256).hexdigest()
 
@@ -87,6 +98,7 @@ def my_number_store(*, value: str, actor, purpose: str, municipality: Municipali
     is written. The audit record names the purpose and the token, never the value.
     """
     _check_zone()
+    _check_actor(actor)
     purpose = Purpose(purpose)
     value = _clean(value)
     lookup = _lookup(value)
@@ -128,6 +140,7 @@ def my_number_reveal(
     token (also audited), VaultZoneError outside the vault's zones.
     """
     _check_zone()
+    _check_actor(actor)
     purpose = Purpose(purpose)
     if not reason or not reason.strip():
         raise ValidationError(_("State why the My Number is needed."), code="reason_required")

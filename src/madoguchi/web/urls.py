@@ -18,6 +18,7 @@ urlpatterns += [
     path("staff/", staff.staff_home, name="staff_home"),
     path("staff/login/", staff.StaffLoginView.as_view(), name="staff_login"),
     path("staff/logout/", staff.StaffLogoutView.as_view(), name="staff_logout"),
+    path("staff/mfa/", staff.staff_mfa, name="staff_mfa"),
     path("<lgcode:municipality_code>/staff/", staff.municipality_dashboard, name="staff_dashboard"),
     path("<lgcode:municipality_code>/staff/audit/", staff.audit_log, name="staff_audit"),
 ]

@@ -6,7 +6,7 @@ from django.urls import reverse
 from madoguchi.core import audit
 from madoguchi.identity import services
 from madoguchi.identity.models import StaffRole
-from madoguchi.identity.tests.factories import StaffRoleFactory, UserFactory
+from madoguchi.identity.tests.factories import StaffRoleFactory, UserFactory, sign_in_staff
 
 pytestmark = pytest.mark.django_db
 Role = StaffRole.Role
@@ -58,7 +58,7 @@ def tenants(two_municipalities):
 @pytest.mark.parametrize("name", STAFF_PAGES)
 def test_staff_pages_of_own_municipality(client, tenants, name):
     mine, _other, admin = tenants
-    client.force_login(admin)
+    sign_in_staff(client, admin)
     response = client.get(reverse(name, args=[mine.code]))
     assert response.status_code == 200
     assert "mine.visible_action" in response.content.decode()
@@ -67,7 +67,7 @@ def test_staff_pages_of_own_municipality(client, tenants, name):
 @pytest.mark.parametrize("name", STAFF_PAGES)
 def test_staff_pages_of_another_municipality_are_forbidden(client, tenants, name):
     _mine, other, admin = tenants
-    client.force_login(admin)
+    sign_in_staff(client, admin)
     response = client.get(reverse(name, args=[other.code]))
     assert response.status_code == 403
     body = response.content.decode()
@@ -84,7 +84,7 @@ def test_staff_pages_need_sign_in(client, tenants, name):
 @pytest.mark.parametrize("url", STAFF_APIS)
 def test_staff_api_is_scoped_to_own_municipality(client, tenants, url):
     mine, other, admin = tenants
-    client.force_login(admin)
+    sign_in_staff(client, admin)
     own = client.get(url.format(code=mine.code))
     assert own.status_code == 200
     assert [item["action"] for item in own.json()["items"]] == ["mine.visible_action"]
@@ -103,7 +103,7 @@ def test_staff_api_needs_sign_in(client, tenants, url):
 def test_desk_clerk_may_open_the_dashboard_but_not_the_audit_log(client, two_municipalities):
     mine, _other = two_municipalities
     clerk = StaffRoleFactory(municipality=mine, clerk=True).user
-    client.force_login(clerk)
+    sign_in_staff(client, clerk)
     assert client.get(reverse("web:staff_dashboard", args=[mine.code])).status_code == 200
     assert client.get(reverse("web:staff_audit", args=[mine.code])).status_code == 403
     assert client.get(f"/api/v1/staff/municipalities/{mine.code}/audit-records").status_code == 403
@@ -111,17 +111,16 @@ def test_desk_clerk_may_open_the_dashboard_but_not_the_audit_log(client, two_mun
 
 def test_staff_home_lists_only_own_municipalities(client, tenants):
     mine, other, admin = tenants
-    client.force_login(admin)
+    sign_in_staff(client, admin)
     body = client.get(reverse("web:staff_home")).content.decode()
     assert mine.name in body and other.name not in body
     me = client.get("/api/v1/staff/me").json()
     assert me["roles"] == [{"role": "municipal_admin", "municipality_code": mine.code}]
 
 
-def test_staff_home_shows_sign_in_to_anonymous_users(client, db):
+def test_staff_home_sends_anonymous_users_to_sign_in(client, db):
     response = client.get(reverse("web:staff_home"))
-    assert response.status_code == 200
-    assert 'name="password"' in response.content.decode()
+    assert response.status_code == 302 and response["Location"].startswith(reverse("web:staff_login"))
 
 
 def test_sign_in_and_failed_sign_in_are_audited(client, db):
@@ -135,7 +134,7 @@ def test_sign_in_and_failed_sign_in_are_audited(client, db):
 
 def test_audit_csv_export_is_scoped_and_excel_friendly(client, tenants):
     mine, _other, admin = tenants
-    client.force_login(admin)
+    sign_in_staff(client, admin)
     response = client.get(reverse("web:staff_audit", args=[mine.code]), {"format": "csv"})
     body = b"".join(response.streaming_content).decode("utf-8")
     assert body.startswith("\ufeffseq,created_at")
@@ -144,11 +143,11 @@ def test_audit_csv_export_is_scoped_and_excel_friendly(client, tenants):
 
 def test_admin_is_for_platform_operators_only(client, tenants):
     _mine, _other, admin = tenants
-    client.force_login(admin)
-    assert client.get("/admin/").status_code == 302  # sent to the admin sign-in: not an operator
+    sign_in_staff(client, admin)
+    assert client.get("/admin/").status_code == 302  # sent to sign-in: not an operator
     operator = UserFactory()
     services.staff_role_grant(user=operator, role=Role.PLATFORM_OPERATOR, municipality=None)
-    client.force_login(operator)
+    sign_in_staff(client, operator)
     assert client.get("/admin/").status_code == 200
 
 

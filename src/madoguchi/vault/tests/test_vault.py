@@ -6,7 +6,7 @@ from django.db import connections
 from madoguchi.core.codes import my_number_check_digit
 from madoguchi.core.models import AuditRecord
 from madoguchi.core.zones import Zone
-from madoguchi.identity.tests.factories import UserFactory
+from madoguchi.identity.tests.factories import UserFactory, verified
 from madoguchi.vault import services
 from madoguchi.vault.models import MyNumberEntry
 from madoguchi.vault.services import Purpose, VaultZoneError
@@ -21,7 +21,7 @@ def _store(value=MY_NUMBER, actor=None):
 
 
 def test_store_returns_an_opaque_token_and_reveal_returns_the_number():
-    clerk = UserFactory()
+    clerk = verified(UserFactory())
     token = _store(actor=clerk)
     assert token.startswith("mn_") and MY_NUMBER not in token
     assert (
@@ -60,7 +60,7 @@ def test_ciphertext_does_not_contain_the_number_and_is_bound_to_its_row():
 
 
 def test_every_read_is_audited_with_purpose_and_never_the_value():
-    clerk = UserFactory()
+    clerk = verified(UserFactory())
     token = _store(actor=clerk)
     services.my_number_reveal(token=token, actor=clerk, purpose=Purpose.TAX, reason="住民税 賦課")
     with pytest.raises(LookupError):
@@ -106,7 +106,7 @@ def test_no_plain_my_number_anywhere_in_either_database(client):
     numbers = [MY_NUMBER, "621498320257"] + [
         b + my_number_check_digit(b) for b in ("00000000001", "98765432109")
     ]
-    clerk = UserFactory()
+    clerk = verified(UserFactory())
     for n in numbers:
         token = _store(n, actor=clerk)
         services.my_number_reveal(token=token, actor=clerk, purpose=Purpose.SOCIAL_SECURITY, reason="確認")
@@ -115,3 +115,14 @@ def test_no_plain_my_number_anywhere_in_either_database(client):
         for n in numbers:
             assert n not in text
             assert n.encode().hex() not in text
+
+
+def test_a_person_without_two_step_verification_may_not_use_the_vault():
+    from django.core.exceptions import PermissionDenied
+
+    with pytest.raises(PermissionDenied):
+        _store(actor=UserFactory())
+    token = _store()
+    with pytest.raises(PermissionDenied):
+        services.my_number_reveal(token=token, actor=UserFactory(), purpose=Purpose.TAX, reason="確認")
+    assert not AuditRecord.objects.filter(action="vault.my_number_reveal").exists()

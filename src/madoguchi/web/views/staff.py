@@ -5,34 +5,55 @@ identity.selectors: a clerk of one municipality gets 403 for every page of anoth
 """
 
 import csv
+import io
+from base64 import b32encode
 from functools import wraps
+from urllib.parse import urlencode
 
+import segno
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 
 from madoguchi.core.selectors import audit_records_of
 from madoguchi.identity import selectors as staff_selectors
+from madoguchi.identity import staff_auth
 from madoguchi.identity.models import StaffRole
+from madoguchi.identity.staff_auth import StaffAuthenticationForm
 
 Role = StaffRole.Role
 AUDIT_ROLES = {Role.MUNICIPAL_ADMIN, Role.AUDITOR}
 
 
+def verified_staff_required(view):
+    """Signed in with password AND the TOTP code; otherwise to sign-in, then to the MFA step."""
+
+    @wraps(view)
+    @login_required
+    @never_cache
+    def wrapped(request: HttpRequest, *args, **kwargs):
+        if not request.user.is_verified():
+            return redirect(f"{reverse('web:staff_mfa')}?{urlencode({'next': request.get_full_path()})}")
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
 def municipality_staff_required(roles=staff_selectors.ALL_MUNICIPAL_ROLES):
-    """Require a signed-in user holding one of `roles` in the URL's municipality; 403 otherwise."""
+    """Require a verified staff member holding one of `roles` in the URL's municipality; 403 otherwise."""
 
     def decorator(view):
         @wraps(view)
-        @login_required
-        @never_cache
+        @verified_staff_required
         def wrapped(request: HttpRequest, *args, **kwargs):
             if not staff_selectors.staff_access(request.user, request.municipality, roles):
                 raise PermissionDenied(
@@ -47,20 +68,56 @@ def municipality_staff_required(roles=staff_selectors.ALL_MUNICIPAL_ROLES):
 
 
 class StaffLoginView(auth_views.LoginView):
+    """Step 1: username and password (with lockout). Step 2 is always the TOTP code (staff_mfa)."""
+
     template_name = "web/staff/login.html"
-    redirect_authenticated_user = True
+    authentication_form = StaffAuthenticationForm
     extra_context = {"title": gettext_lazy("Staff sign-in")}
+
+    def get_success_url(self):
+        return f"{reverse('web:staff_mfa')}?{urlencode({'next': self.get_redirect_url() or reverse('web:staff_home')})}"
 
 
 class StaffLogoutView(auth_views.LogoutView):
     pass
 
 
+def _safe_next(request: HttpRequest) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return reverse("web:staff_home")
+
+
+@login_required
 @never_cache
+def staff_mfa(request: HttpRequest) -> HttpResponse:
+    """Step 2 of staff sign-in: enter the authenticator's code, or enrol an authenticator the first time."""
+    user = request.user
+    if user.is_verified():
+        return redirect(_safe_next(request))
+    enrolling = staff_auth.confirmed_device(user) is None
+    form = staff_auth.TokenForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        check = staff_auth.mfa_confirm if enrolling else staff_auth.mfa_verify
+        if check(request=request, user=user, token=form.cleaned_data["token"]):
+            return redirect(_safe_next(request))
+        form.add_error("token", _("The code is not correct (or sign-in is locked after too many attempts)."))
+    context = {"form": form, "enrolling": enrolling, "next": _safe_next(request)}
+    if enrolling:
+        device = staff_auth.mfa_enrolment_device(user)
+        buffer = io.BytesIO()
+        segno.make(device.config_url, error="m").save(buffer, kind="svg", scale=5, xmldecl=False, svgns=True,
+                                                      title=_("QR code for your authenticator app"))  # fmt: skip
+        context |= {"qr_svg": buffer.getvalue().decode(), "secret": b32encode(device.bin_key).decode()}
+    return render(request, "web/staff/mfa.html", context)
+
+
+@verified_staff_required
 def staff_home(request: HttpRequest) -> HttpResponse:
-    """/staff/: the sign-in form for anyone not signed in; otherwise the municipalities this user serves."""
-    if not request.user.is_authenticated:
-        return StaffLoginView.as_view()(request)
+    """/staff/: the municipalities this staff member serves (sign-in and the TOTP step first)."""
     return render(
         request,
         "web/staff/home.html",

@@ -86,6 +86,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "madoguchi.core.middleware.TenantMiddleware",
+    "madoguchi.identity.desk.DeskModeMiddleware",
 ]
 
 ROOT_URLCONF = "madoguchi.conf.urls"
@@ -255,6 +256,8 @@ JPKI_CHALLENGE_SECONDS = env.int("JPKI_CHALLENGE_SECONDS", default=120)
 # HMAC key for the holder key (name + date of birth + sex from the signing certificate) that spots a renewed
 # card before its linkage arrives. Base64 of 32 random bytes; keep it stable (changing it forgets holders).
 IDENTITY_HOLDER_KEY = _required_in_production("MADOGUCHI_HOLDER_KEY", "holder_key", _new_aes_key)
+# Desk mode on shared municipal terminals: a resident's session ends after this many idle seconds.
+DESK_IDLE_SECONDS = env.int("DESK_IDLE_SECONDS", default=300)
 # Bearer tokens returned by the JPKI sign-in API.
 API_TOKEN_SECONDS = env.int("API_TOKEN_SECONDS", default=3600)
 # The browser card simulator (demo cards, same challenge-response protocol); never in production.

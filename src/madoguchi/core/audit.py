@@ -103,7 +103,7 @@ def record(
         serialized = json.dumps(details, ensure_ascii=False, sort_keys=True)
     except TypeError as exc:
         raise ValueError(f"audit details must be JSON: {exc}") from None
-    if contains_my_number(serialized):
+    if contains_my_number(serialized, strict=True):
         raise ValueError("audit details must not contain a My Number")
     who = actor_of(actor)
     target_type, target_id = _target(target)

@@ -76,7 +76,7 @@ class MyNumberInURLGuardMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         raw = unquote(request.path) + "?" + unquote(request.META.get("QUERY_STRING", ""))
-        if contains_my_number(raw):
+        if contains_my_number(raw, strict=True):
             return HttpResponseBadRequest(
                 _(
                     "A My Number (個人番号) must never be put in a URL. The request was refused and not recorded."

@@ -17,20 +17,32 @@ REDACTED = "[個人番号]"
 _SEPARATORS = " \t\u3000-‐－"
 # A run of digit groups joined by at most two separator characters (spaces, tabs, hyphens; any width).
 _RUN = re.compile(r"(?<![0-9０-９])[0-9０-９]+(?:[ \t\u3000\-‐－]{1,2}[0-9０-９]+)*(?![0-9０-９])")
+# Strict: the run must also not touch letters or further hyphens, so hex digests, certificate serials and
+# UUIDs (whose groups can be all digits) are not taken for My Numbers. Used where a false alarm refuses
+# legitimate work (the URL guard, the audit-details guard); logs use the broad pattern.
+_RUN_STRICT = re.compile(
+    r"(?<![0-9０-９A-Za-z\-‐－])[0-9０-９]+(?:[ \t\u3000\-‐－]{1,2}[0-9０-９]+)*(?![0-9０-９A-Za-z\-‐－])"
+)
 _GROUP = re.compile(r"[0-9０-９]+")
 _FULLWIDTH = str.maketrans("０１２３４５６７８９", "0123456789")
 
 
-def _my_number_spans(text: str) -> list[tuple[int, int]]:
+def _my_number_spans(text: str, *, strict: bool = False) -> list[tuple[int, int]]:
     """Spans of text that spell a valid My Number: whole digit groups of a run that add up to 12 digits.
 
     "123456789018", "1234 5678 9018", "123-456-789-018" and the first three groups of
     "1234 5678 9018 2020" all count; a single group longer than 12 digits (a longer number) does not.
     """
     spans = []
-    for run in _RUN.finditer(text):
+    for run in (_RUN_STRICT if strict else _RUN).finditer(text):
         groups = [(m.start() + run.start(), m.end() + run.start(), m.group().translate(_FULLWIDTH))
                   for m in _GROUP.finditer(run.group())]  # fmt: skip
+        if strict:
+            # Only the whole run counts: windows inside a longer run are parts of some other identifier.
+            digits = "".join(g[2] for g in groups)
+            if len(digits) == 12 and is_valid_my_number(digits):
+                spans.append((groups[0][0], groups[-1][1]))
+            continue
         i = 0
         while i < len(groups):
             digits, j = "", i
@@ -53,8 +65,9 @@ def redact_my_numbers(text: str) -> str:
     return text
 
 
-def contains_my_number(text: str) -> bool:
-    return bool(_my_number_spans(text))
+def contains_my_number(text: str, *, strict: bool = False) -> bool:
+    """True when `text` holds a valid My Number. strict=True ignores digit runs inside identifiers."""
+    return bool(_my_number_spans(text, strict=strict))
 
 
 class MyNumberRedactingFilter(logging.Filter):

@@ -42,3 +42,8 @@ def municipalities_of_prefecture(prefecture: Prefecture) -> QuerySet[Municipalit
 def audit_records_of(municipality: Municipality) -> QuerySet[AuditRecord]:
     """Audit records of one municipality's stream, newest first. Callers check the staff role first."""
     return AuditRecord.objects.filter(stream=municipality.code).order_by("-seq")
+
+
+def audit_records_by_actor(user) -> QuerySet[AuditRecord]:
+    """What this user did, newest first (e.g. a resident's own sign-in history)."""
+    return AuditRecord.objects.filter(actor_type="user", actor_id=str(user.pk)).order_by("-created_at")

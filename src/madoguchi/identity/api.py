@@ -7,13 +7,13 @@ from django.http import Http404
 from django.utils.translation import gettext as _
 from ninja import Router, Schema
 from ninja.pagination import PageNumberPagination, paginate
-from ninja.security import django_auth
 
 from madoguchi.core.selectors import audit_records_of, municipality_by_code
 from madoguchi.identity import selectors
+from madoguchi.identity.api_auth import VerifiedStaffSession
 from madoguchi.identity.models import StaffRole
 
-router = Router(tags=["staff"], auth=django_auth)
+router = Router(tags=["staff"], auth=VerifiedStaffSession())
 AUDIT_ROLES = {StaffRole.Role.MUNICIPAL_ADMIN, StaffRole.Role.AUDITOR}
 
 

@@ -8,4 +8,4 @@ class IdentityConfig(AppConfig):
     verbose_name = _("Identity: users and staff roles")
 
     def ready(self) -> None:
-        from madoguchi.identity import signals  # noqa: F401  (connects the audit receivers)
+        from madoguchi.identity import desk, signals  # noqa: F401  (connect their signal receivers)

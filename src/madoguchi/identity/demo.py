@@ -1,10 +1,14 @@
 """Demo staff for `madoguchi demo`: an operator and staff of two municipalities (to show tenant isolation)."""
 
+from datetime import date
+
+from django.conf import settings
 from django.db import transaction
 
 from madoguchi.core.demo import DemoSignIn
 from madoguchi.core.selectors import municipality_by_code
-from madoguchi.identity import services
+from madoguchi.identity import card_simulator, services
+from madoguchi.identity.jpki import BasicInfo, TestCA
 from madoguchi.identity.models import StaffRole, User
 
 DEMO_PASSWORD = "madoguchi-demo"  # noqa: S105  (demo accounts only; `demo` is refused in production)
@@ -19,8 +23,45 @@ DEMO_STAFF = [
 ]  # fmt: skip
 
 
-@transaction.atomic
+DEMO_CARD_PIN = "1234"
+DEMO_CARD_PASSWORD = "abc123"  # noqa: S105  (demo cards only)
+DEMO_CARDS = [
+    ("yamada", BasicInfo(name="山田 太郎", name_kana="ヤマダ タロウ", address="東京都千代田区霞が関二丁目1番2号",
+                         date_of_birth=date(1985, 4, 1), sex="1")),
+    ("sato", BasicInfo(name="佐藤 花子", name_kana="サトウ ハナコ", address="北海道札幌市中央区北1条西2丁目",
+                       date_of_birth=date(1990, 12, 24), sex="2")),
+    ("suzuki", BasicInfo(name="鈴木 一郎", name_kana="スズキ イチロウ", address="東京都千代田区九段南1丁目2番1号",
+                         date_of_birth=date(1952, 7, 7), sex="1")),
+]  # fmt: skip
+
+
+def load_demo_cards(*, stdout) -> list[DemoSignIn]:
+    """The development test CA and demo My Number Cards (idempotent); the CRL is republished every run
+    because sign-ins fail closed once it is past its next update."""
+    directory = settings.JPKI_TEST_CA_DIR
+    try:
+        ca = TestCA.load(directory)
+    except (FileNotFoundError, ValueError):
+        ca = TestCA.init(directory)
+    ca.crl()
+    cards = card_simulator.card_dir()
+    cards.mkdir(parents=True, exist_ok=True)
+    for key, info in DEMO_CARDS:
+        path = cards / f"{key}.json"
+        if not path.exists():
+            ca.issue_card(basic_info=info, pin=DEMO_CARD_PIN, password=DEMO_CARD_PASSWORD, out_path=path)
+    stdout.write(f"Demo My Number Cards: {len(DEMO_CARDS)} in {cards} (PIN {DEMO_CARD_PIN}, "
+                 f"signing password {DEMO_CARD_PASSWORD}).")  # fmt: skip
+    return [DemoSignIn("http://localhost:8000/sign-in/", f"card: {key}", f"PIN {DEMO_CARD_PIN}",
+                       "resident sign-in with the card simulator") for key, _info in DEMO_CARDS]  # fmt: skip
+
+
 def load_demo(*, stdout) -> list[DemoSignIn]:
+    return _load_staff(stdout=stdout) + load_demo_cards(stdout=stdout)
+
+
+@transaction.atomic
+def _load_staff(*, stdout) -> list[DemoSignIn]:
     sign_ins = []
     for username, display_name, code, roles, note in DEMO_STAFF:
         user = User.objects.filter(username=username).first()

@@ -188,3 +188,23 @@ def test_filter_survives_a_broken_format_string() -> None:
 def test_redacts_other_groupings_and_a_number_followed_by_more_digits(text: str) -> None:
     redacted = redact_my_numbers(f"番号 {text} です")
     assert REDACTED in redacted and "9018" not in redacted
+
+
+@pytest.mark.parametrize(
+    "identifier",
+    [
+        "5e3f9012-1234-5678-9018-abcdef012345",  # a UUID whose middle groups spell a valid My Number
+        "ab123456789018cd",  # a hex serial
+        "123456789018" + "f" * 52,  # a SHA-256 digest
+    ],
+)
+def test_strict_mode_ignores_digit_runs_inside_identifiers(identifier: str) -> None:
+    assert not contains_my_number(identifier, strict=True)
+    assert contains_my_number("番号 1234-5678-9018 です", strict=True)
+    assert contains_my_number("q=123456789018&x=1", strict=True)
+
+
+def test_strict_mode_ignores_twelve_digit_windows_of_a_longer_run() -> None:
+    uuid = "00000000-0000-4000-8000-000000000000"
+    assert not contains_my_number(uuid, strict=True)
+    assert contains_my_number(uuid)  # the broad mode (logs) still errs on the side of redacting

@@ -1,6 +1,7 @@
 """Identity models: staff (users and roles), residents (My Number Card holders) and businesses (GビズID)."""
 
 from madoguchi.identity.models.business import Business, BusinessAccount
+from madoguchi.identity.models.desk import DeskSession
 from madoguchi.identity.models.resident import (
     ApiToken,
     CertificateRenewal,
@@ -17,6 +18,7 @@ __all__ = [
     "Business",
     "BusinessAccount",
     "CertificateRenewal",
+    "DeskSession",
     "DuplicateHolderReport",
     "IssuedMyKeyId",
     "JpkiChallenge",

@@ -4,12 +4,14 @@ from datetime import date
 
 from django.conf import settings
 from django.db import transaction
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from madoguchi.core.demo import DemoSignIn
 from madoguchi.core.selectors import municipality_by_code
 from madoguchi.identity import card_simulator, services
 from madoguchi.identity.jpki import BasicInfo, TestCA
 from madoguchi.identity.models import StaffRole, User
+from madoguchi.identity.staff_auth import confirmed_device
 
 DEMO_PASSWORD = "madoguchi-demo"  # noqa: S105  (demo accounts only; `demo` is refused in production)
 Role = StaffRole.Role
@@ -72,10 +74,13 @@ def _load_staff(*, stdout) -> list[DemoSignIn]:
         municipality = municipality_by_code(code) if code else None
         for role in roles:
             services.staff_role_grant(user=user, role=role, municipality=municipality)
+        # An enrolled authenticator, so a demonstration needs no phone: `madoguchi demo_totp USER` shows its code.
+        if confirmed_device(user) is None:
+            TOTPDevice.objects.create(user=user, name="demo authenticator", confirmed=True)
         sign_ins.append(
             DemoSignIn(
                 "http://localhost:8000" + note.split(" — ")[0], username, DEMO_PASSWORD, note.split(" — ")[1]
             )
         )
-    stdout.write(f"Demo staff: {len(DEMO_STAFF)} accounts.")
+    stdout.write(f"Demo staff: {len(DEMO_STAFF)} accounts. Their two-step code: madoguchi demo_totp USERNAME")
     return sign_ins

@@ -42,8 +42,11 @@ run: demo
 	@echo "  Madoguchi 窓口 is starting on http://localhost:$(PORT)/"
 	@echo "    residents' home:  http://localhost:$(PORT)/            (search any of the 1,741 municipalities)"
 	@echo "    a municipality:   http://localhost:$(PORT)/131016/     (千代田区)"
-	@echo "    staff sign-in:    http://localhost:$(PORT)/staff/      (demo accounts listed above, password madoguchi-demo)"
-	@echo "    administration:   http://localhost:$(PORT)/admin/      (operator / madoguchi-demo)"
+	@echo "    resident sign-in: http://localhost:$(PORT)/sign-in/    (demo card yamada, PIN 1234)"
+	@echo "    business sign-in: http://localhost:$(PORT)/business/sign-in/  (development GビズID)"
+	@echo "    staff sign-in:    http://localhost:$(PORT)/staff/      (chiyoda-admin / madoguchi-demo,"
+	@echo "                      then the code from: $(CMD) demo_totp chiyoda-admin)"
+	@echo "    administration:   http://localhost:$(PORT)/admin/      (operator, same way)"
 	@echo "    API docs:         http://localhost:$(PORT)/api/v1/docs"
 	@echo
 	$(CMD) runserver $(HOST):$(PORT)

@@ -273,6 +273,8 @@ GBIZID_CLIENT_ID = env.str("GBIZID_CLIENT_ID", default="madoguchi-dev")
 GBIZID_CLIENT_SECRET = env.str("GBIZID_CLIENT_SECRET", default="" if PRODUCTION else "madoguchi-dev-secret")
 GBIZID_SCOPES = env.list("GBIZID_SCOPES", default=["openid", "profile", "user", "email"])
 DEV_IDP_ENABLED = env.bool("MADOGUCHI_DEV_IDP", default=not PRODUCTION) and not GBIZID_ISSUER
+if DEV_IDP_ENABLED:
+    INSTALLED_APPS.append("madoguchi.devidp")
 
 # --- Product -----------------------------------------------------------------------------------------------
 MADOGUCHI_SITE_NAME = env.str("MADOGUCHI_SITE_NAME", default="Madoguchi 窓口")

@@ -1,5 +1,6 @@
 """Root URLs. Which of them a process answers depends on MADOGUCHI_ZONE: see core.middleware.ZoneMiddleware."""
 
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
@@ -11,6 +12,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
+    path("business/", include("madoguchi.identity.business_urls")),
     path("", include("madoguchi.web.urls")),
 ]
 
@@ -18,3 +20,7 @@ handler400 = "madoguchi.web.views.system.bad_request"
 handler403 = "madoguchi.web.views.system.permission_denied"
 handler404 = "madoguchi.web.views.system.page_not_found"
 handler500 = "madoguchi.web.views.system.server_error"
+
+if settings.DEV_IDP_ENABLED:
+    # The development OpenID provider that plays GビズID (never in production).
+    urlpatterns.insert(0, path("dev-idp/", include("madoguchi.devidp.urls")))

@@ -33,7 +33,9 @@ class DeskSession(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["clerk"], condition=Q(ended_at__isnull=True), name="desk_one_open_per_clerk"),
+            models.UniqueConstraint(
+                fields=["clerk"], condition=Q(ended_at__isnull=True), name="desk_one_open_per_clerk"
+            ),
         ]
 
     def __str__(self) -> str:

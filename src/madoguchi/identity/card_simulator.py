@@ -88,3 +88,27 @@ def sign_document(*, card: str, password: str, content: bytes) -> bytes:
         return _card(card).sign_document(password, content)
     except JpkiError as exc:
         raise _card_error(exc) from None
+
+
+def reset_secret(*, card: str, which: str, new_secret: str, clerk, municipality) -> None:
+    """The desk's 暗証番号再設定 for a demo card: a new PIN ("pin") or signing password ("password"), which also
+    unlocks it. Only a clerk at the desk does this (the resident present with the card); always audited.
+
+    Real cards are reset on J-LIS's own desk terminal, outside this platform; this is its stand-in.
+    """
+    from madoguchi.core import audit
+    from madoguchi.identity.jpki import TestCA
+
+    virtual_card = _card(card)
+    if which not in ("pin", "password"):
+        raise SimulatorError("invalid", _("Choose the PIN or the signing password."))
+    try:
+        key = TestCA.load(settings.JPKI_TEST_CA_DIR).management_key(virtual_card)
+        if which == "pin":
+            virtual_card.reset_pin(new_secret, management_key=key)
+        else:
+            virtual_card.reset_password(new_secret, management_key=key)
+    except JpkiError as exc:
+        raise _card_error(exc) from None
+    audit.record(actor=clerk, action="identity.card_secret_reset", municipality=municipality,
+                 target=("jpki.card", virtual_card.card_id), details={"which": which})  # fmt: skip

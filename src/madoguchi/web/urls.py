@@ -33,4 +33,9 @@ urlpatterns += [
         desk.desk_identify_with_simulator,
         name="staff_desk_identify",
     ),
+    path(
+        "<lgcode:municipality_code>/staff/desk/card-reset/",
+        desk.desk_card_reset,
+        name="staff_desk_card_reset",
+    ),
 ]

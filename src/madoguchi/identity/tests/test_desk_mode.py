@@ -101,3 +101,20 @@ def test_wrong_pin_at_the_desk_identifies_nobody(clerk_client):
     clerk_client.post(_url(clerk_client, "web:staff_desk_start"))
     clerk_client.post(_url(clerk_client, "web:staff_desk_identify"), {"card": "yamada", "pin": "9999"})
     assert DeskSession.objects.get(clerk=clerk_client.clerk, ended_at__isnull=True).resident is None
+
+
+def test_only_the_desk_unlocks_a_locked_card_and_it_is_audited(clerk_client, jpki):
+    card = jpki.card("suzuki")
+    for _ in range(3):
+        clerk_client.post(reverse("web:resident_sign_in"), {"card": "suzuki", "pin": "0000"})
+    assert card.status()["auth"]["locked"]
+    bad = clerk_client.post(_url(clerk_client, "web:staff_desk_card_reset"),
+                            {"card": "suzuki", "which": "pin", "new_secret": "12"}, follow=True)  # fmt: skip
+    assert card.status()["auth"]["locked"] and bad.status_code == 200
+    clerk_client.post(_url(clerk_client, "web:staff_desk_card_reset"),
+                      {"card": "suzuki", "which": "pin", "new_secret": "4321"})  # fmt: skip
+    assert not card.status()["auth"]["locked"]
+    record = AuditRecord.objects.get(action="identity.card_secret_reset")
+    assert record.actor_id == str(clerk_client.clerk.pk) and record.stream == clerk_client.municipality.code
+    assert record.details == {"which": "pin"}
+    assert "4321" not in str(record.details)

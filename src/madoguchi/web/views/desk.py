@@ -26,7 +26,7 @@ def _current(request: HttpRequest):
 def desk_home(request: HttpRequest, municipality_code: str) -> HttpResponse:
     current = _current(request)
     context = {"municipality": request.municipality, "desk": current}
-    if current is not None and current.resident_id is None and card_simulator.enabled():
+    if card_simulator.enabled():
         context["demo_cards"] = card_simulator.demo_cards()
     return render(request, "web/staff/desk.html", context)
 
@@ -59,4 +59,23 @@ def desk_identify_with_simulator(request: HttpRequest, municipality_code: str) -
         desk.desk_identify(desk=current, resident=result.resident, clerk=request.user)
     except (SignInRefused, card_simulator.SimulatorError, desk.DeskError) as exc:
         messages.error(request, exc.message)
+    return redirect("web:staff_desk", request.municipality.code)
+
+
+@require_POST
+@municipality_staff_required(DESK_ROLES)
+def desk_card_reset(request: HttpRequest, municipality_code: str) -> HttpResponse:
+    """Reset a locked card's PIN or signing password (the resident is at the desk with the card)."""
+    try:
+        card_simulator.reset_secret(
+            card=request.POST.get("card", ""),
+            which=request.POST.get("which", ""),
+            new_secret=request.POST.get("new_secret", ""),
+            clerk=request.user,
+            municipality=request.municipality,
+        )
+    except card_simulator.SimulatorError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("The card has been reset and unlocked."))
     return redirect("web:staff_desk", request.municipality.code)

@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "madoguchi.vault",
     "madoguchi.identity",
     "madoguchi.web",
+    "madoguchi.points",
     "madoguchi.identity.admin_site.MadoguchiAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -275,6 +276,12 @@ GBIZID_SCOPES = env.list("GBIZID_SCOPES", default=["openid", "profile", "user", 
 DEV_IDP_ENABLED = env.bool("MADOGUCHI_DEV_IDP", default=not PRODUCTION) and not GBIZID_ISSUER
 if DEV_IDP_ENABLED:
     INSTALLED_APPS.append("madoguchi.devidp")
+
+# --- マイナポイント ---------------------------------------------------------------------------------------
+# The sandbox payment provider (its own small app) answers account confirmations in development.
+SANDBOX_PAY_ENABLED = env.bool("MADOGUCHI_SANDBOX_PAY", default=not PRODUCTION)
+if SANDBOX_PAY_ENABLED:
+    INSTALLED_APPS.append("madoguchi.sandboxpay")
 
 # --- Product -----------------------------------------------------------------------------------------------
 MADOGUCHI_SITE_NAME = env.str("MADOGUCHI_SITE_NAME", default="Madoguchi 窓口")

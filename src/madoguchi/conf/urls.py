@@ -24,3 +24,7 @@ handler500 = "madoguchi.web.views.system.server_error"
 if settings.DEV_IDP_ENABLED:
     # The development OpenID provider that plays GビズID (never in production).
     urlpatterns.insert(0, path("dev-idp/", include("madoguchi.devidp.urls")))
+
+if settings.SANDBOX_PAY_ENABLED:
+    # The sandbox payment provider's callback (never in production).
+    urlpatterns.insert(0, path("sandbox-pay/", include("madoguchi.sandboxpay.urls")))

@@ -1,0 +1,235 @@
+"""マイナポイント: campaigns, payment providers, reservations, applications, the points ledger.
+
+Money and points are integer yen (1 point = 1 yen). The database keeps the invariants that matter:
+- a point account's granted total stays within [0, cap] (CHECK), updated under row locks in pk order;
+- a campaign's reserved budget never exceeds its budget (CHECK), updated with F() under a row lock;
+- one application per resident per campaign, one provider account per campaign (UNIQUE);
+- one answer per provider transaction id (UNIQUE), which is what makes ingestion idempotent.
+"""
+
+from django.db import models
+from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
+
+from madoguchi.core.models import Municipality
+from madoguchi.identity.models import DeskSession, Resident, User
+
+
+class Mode(models.TextChoices):
+    CHARGE = "charge", _("charge (前払い)")
+    PURCHASE = "purchase", _("purchase (物品等の購入)")
+
+
+class Campaign(models.Model):
+    """A programme variant, by configuration: a premium on spending (2020) or a fixed grant (2022)."""
+
+    class Kind(models.TextChoices):
+        PREMIUM = "premium", _("premium on charges/purchases")
+        FIXED = "fixed", _("fixed grant for a qualifying action")
+
+    code = models.SlugField(_("code"), max_length=40, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices)
+    # Premium in basis points (2500 = 25%) so that the rate is an integer too.
+    rate_bp = models.PositiveIntegerField(_("premium rate (basis points)"), default=0)
+    cap = models.PositiveIntegerField(_("cap per person (points)"))
+    fixed_points = models.PositiveIntegerField(_("fixed grant (points)"), default=0)
+    modes = models.JSONField(_("eligible modes"), default=list, blank=True)
+    budget = models.PositiveBigIntegerField(_("budget (yen)"))
+    reserved_budget = models.PositiveBigIntegerField(_("budget reserved by applications (yen)"), default=0)
+    reservations = models.PositiveBigIntegerField(_("reservations"), default=0)
+    reservation_starts_at = models.DateTimeField(_("reservation opens"), null=True, blank=True)
+    reservation_ends_at = models.DateTimeField(_("reservation closes"), null=True, blank=True)
+    application_starts_at = models.DateTimeField(_("application opens"))
+    application_ends_at = models.DateTimeField(_("application closes"))
+    earning_starts_at = models.DateTimeField(_("earning starts"))
+    earning_ends_at = models.DateTimeField(_("earning ends"))
+    providers = models.ManyToManyField("PaymentProvider", related_name="campaigns", blank=True)
+
+    class Meta:
+        ordering = ["application_starts_at", "code"]
+        verbose_name = _("campaign")
+        verbose_name_plural = _("campaigns")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(reserved_budget__lte=F("budget")), name="campaign_budget_not_exceeded"
+            ),
+            models.CheckConstraint(condition=Q(rate_bp__lte=10000), name="campaign_rate_at_most_100pct"),
+            # Reservations close once reservations × cap reach the budget.
+            models.CheckConstraint(
+                condition=Q(budget__gte=F("reservations") * F("cap")),
+                name="campaign_reservations_within_budget",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def reservation_capacity(self) -> int:
+        """How many reservations the budget covers: reservations close once reservations × cap reach it."""
+        return self.budget // self.cap if self.cap else 0
+
+
+class PaymentProvider(models.Model):
+    class Type(models.TextChoices):
+        QR = "qr", _("QR code payment")
+        EMONEY = "emoney", _("e-money")
+        CREDIT = "credit", _("credit card")
+        DEBIT = "debit", _("debit card")
+        PREPAID = "prepaid", _("prepaid card")
+
+    code = models.SlugField(_("code"), max_length=40, unique=True)
+    name = models.CharField(_("name"), max_length=100)
+    type = models.CharField(_("type"), max_length=8, choices=Type.choices)
+    modes = models.JSONField(_("modes offered"), default=list)
+    callback_url = models.URLField(_("account confirmation URL"), max_length=300)
+    callback_secret = models.CharField(max_length=64, blank=True)
+    active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("payment provider")
+        verbose_name_plural = _("payment providers")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ProviderApiKey(models.Model):
+    """A provider's API key: shown once, stored as SHA-256, revocable; `prefix` identifies it in lists."""
+
+    provider = models.ForeignKey(PaymentProvider, on_delete=models.CASCADE, related_name="api_keys")
+    prefix = models.CharField(max_length=12, unique=True)
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.provider.code}:{self.prefix}"
+
+
+class Reservation(models.Model):
+    """予約: sets up the resident's MyKey ID for the campaign. Closes when reservations × cap reach the budget."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="+")
+    resident = models.ForeignKey(Resident, on_delete=models.PROTECT, related_name="point_reservations")
+    created_at = models.DateTimeField(auto_now_add=True)
+    desk_session = models.ForeignKey(
+        DeskSession, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["campaign", "resident"], name="reservation_once")]
+
+    def __str__(self) -> str:
+        return f"reservation {self.pk}"
+
+
+class Application(models.Model):
+    """申込み: one payment service and one mode, final and irrevocable."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="applications")
+    resident = models.ForeignKey(Resident, on_delete=models.PROTECT, related_name="point_applications")
+    provider = models.ForeignKey(PaymentProvider, on_delete=models.PROTECT, related_name="applications")
+    mode = models.CharField(_("mode"), max_length=8, choices=Mode.choices)
+    service_account = models.CharField(_("payment service ID"), max_length=64)
+    # For a child under 15: the legal representative who applied (their own resident record).
+    representative = models.ForeignKey(
+        Resident, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    municipality = models.ForeignKey(
+        Municipality, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    desk_session = models.ForeignKey(
+        DeskSession, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    clerk = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "resident"], name="application_once_per_campaign"),
+            models.UniqueConstraint(
+                fields=["campaign", "provider", "service_account"], name="application_account_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"application {self.pk}"
+
+
+class PointAccount(models.Model):
+    """The running total of one application; the database keeps 0 ≤ granted ≤ cap."""
+
+    application = models.OneToOneField(Application, on_delete=models.PROTECT, related_name="account")
+    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="+")
+    provider = models.ForeignKey(PaymentProvider, on_delete=models.PROTECT, related_name="+")
+    service_account = models.CharField(max_length=64)
+    mode = models.CharField(max_length=8, choices=Mode.choices)
+    cap = models.PositiveIntegerField()
+    granted = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(granted__lte=F("cap")), name="point_account_within_cap"),
+            models.UniqueConstraint(
+                fields=["provider", "service_account", "campaign"], name="point_account_lookup"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider_id}:{self.service_account}"
+
+
+class ProviderTransaction(models.Model):
+    """Every item a provider sent, with the answer it got. UNIQUE (provider, kind, external_id): the same id
+    again returns the stored answer and grants nothing twice."""
+
+    class Kind(models.TextChoices):
+        TRANSACTION = "tx", _("charge or purchase")
+        REFUND = "refund", _("refund")
+
+    class Status(models.TextChoices):
+        GRANTED = "granted", _("granted")
+        CAPPED = "capped", _("granted up to the cap")
+        NOT_ENROLLED = "not_enrolled", _("account not enrolled")
+        WRONG_MODE = "wrong_mode", _("mode does not match the application")
+        OUTSIDE_PERIOD = "outside_period", _("outside the earning period")
+        INVALID = "invalid", _("invalid")
+        CLAWED_BACK = "clawed_back", _("clawed back")
+        UNKNOWN_ORIGINAL = "unknown_original", _("original transaction unknown")
+
+    provider = models.ForeignKey(PaymentProvider, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    external_id = models.CharField(max_length=64)
+    fingerprint = models.CharField(
+        max_length=64
+    )  # SHA-256 of the item's content: same id, other content = conflict
+    account = models.ForeignKey(
+        PointAccount, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    original = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="refunds"
+    )
+    amount = models.BigIntegerField()
+    occurred_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices)
+    points = models.IntegerField(default=0)  # granted (> 0) or clawed back (< 0)
+    remaining = models.IntegerField(default=0)  # headroom after this item
+    clawed_back = models.PositiveIntegerField(default=0)  # points refunded so far against this transaction
+    recorded_at = models.DateTimeField(auto_now_add=True)
+    month = models.PositiveIntegerField(db_index=True)  # YYYYMM of recording, for monthly settlement
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "kind", "external_id"], name="provider_tx_once"),
+            models.CheckConstraint(
+                condition=Q(clawed_back__lte=F("points")) | Q(points__lt=0), name="clawback_within_grant"
+            ),
+        ]
+        indexes = [models.Index(fields=["account", "recorded_at"], name="provider_tx_account_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.provider_id}:{self.kind}:{self.external_id}"

@@ -1,0 +1,495 @@
+"""マイナポイント state changes: reservation, application, transactions and refunds from providers, fixed grants.
+
+Each function is one transaction with its audit record. Invariants are the database's (see models.py); the
+Python checks before them only turn a refusal into a clear message.
+"""
+
+import hashlib
+import hmac
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+
+from madoguchi.core import audit
+from madoguchi.identity.models import Resident
+from madoguchi.points import calc, providers
+from madoguchi.points.models import (
+    Application,
+    Campaign,
+    Mode,
+    PaymentProvider,
+    PointAccount,
+    ProviderApiKey,
+    ProviderTransaction,
+    Reservation,
+)
+
+MAX_ITEMS = 10_000
+MAX_AMOUNT = 100_000_000  # yen in one charge or purchase: anything above is a data error, not spending
+Status = ProviderTransaction.Status
+
+
+class PointsError(Exception):
+    """A refusal with a stable code and a Japanese-first message (shown on pages and in API errors)."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _audit(*, actor, action: str, target, desk=None, details: dict | None = None):
+    details = dict(details or {})
+    municipality = None
+    if desk is not None:
+        details |= {"desk_session": desk.pk, "resident": desk.resident_id}
+        municipality = desk.municipality
+    return audit.record(actor=actor, action=action, target=target, municipality=municipality, details=details)
+
+
+def _within(start: datetime | None, end: datetime | None, at: datetime) -> bool:
+    return (start is None or start <= at) and (end is None or at <= end)
+
+
+# --- Reservation -------------------------------------------------------------------------------------------
+def reservation_create(*, resident: Resident, campaign: Campaign, actor, desk=None) -> Reservation:
+    """予約. Needs a MyKey ID. Closes automatically once reservations × cap reach the budget (the campaign row
+    is locked, and a CHECK keeps reservations × cap ≤ budget even if this check were skipped)."""
+    if not resident.mykey_id:
+        raise PointsError("no_mykey_id", _("Set up your MyKey ID first."))
+    now = timezone.now()
+    if not _within(campaign.reservation_starts_at, campaign.reservation_ends_at, now):
+        raise PointsError("reservation_closed", _("Reservations for this campaign are not open now."))
+    with transaction.atomic():
+        locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
+        existing = Reservation.objects.filter(campaign=locked, resident=resident).first()
+        if existing is not None:
+            return existing
+        if locked.reservations >= locked.reservation_capacity:
+            raise PointsError(
+                "reservations_full", _("Reservations have closed: the campaign's budget is fully reserved.")
+            )
+        reservation = Reservation.objects.create(campaign=locked, resident=resident, desk_session=desk)
+        Campaign.objects.filter(pk=locked.pk).update(reservations=F("reservations") + 1)
+        _audit(actor=actor, action="points.reservation_create", target=reservation, desk=desk,
+               details={"campaign": locked.code})  # fmt: skip
+    return reservation
+
+
+# --- Application -------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ApplicationRequest:
+    provider: PaymentProvider
+    mode: str
+    service_account: str
+    service_account_confirm: str
+    security_code: str
+
+
+def _check_application(resident: Resident, campaign: Campaign, req: ApplicationRequest) -> str:
+    account = req.service_account.strip()
+    if not account or len(account) > 64:
+        raise PointsError("account_required", _("Enter the payment service ID (決済サービスID)."))
+    if account != req.service_account_confirm.strip():
+        raise PointsError("account_mismatch", _("The two payment service IDs you entered do not match."))
+    if not req.security_code.strip():
+        raise PointsError("security_code_required", _("Enter the security code of the payment service."))
+    if not campaign.providers.filter(pk=req.provider.pk, active=True).exists():
+        raise PointsError(
+            "provider_not_eligible", _("This payment service does not take part in the campaign.")
+        )
+    if req.mode not in campaign.modes or req.mode not in req.provider.modes:
+        raise PointsError(
+            "mode_not_eligible", _("This payment service does not offer that mode in the campaign.")
+        )
+    now = timezone.now()
+    if not _within(campaign.application_starts_at, campaign.application_ends_at, now):
+        raise PointsError("application_closed", _("Applications for this campaign are not open now."))
+    if not resident.mykey_id:
+        raise PointsError("no_mykey_id", _("Set up your MyKey ID first."))
+    if (
+        campaign.kind == Campaign.Kind.PREMIUM
+        and not Reservation.objects.filter(campaign=campaign, resident=resident).exists()
+    ):
+        raise PointsError("not_reserved", _("Reserve first (予約), then apply."))
+    return account
+
+
+def application_submit(
+    *, resident: Resident, campaign: Campaign, request: ApplicationRequest, actor, desk=None,
+    representative: Resident | None = None,
+) -> Application:  # fmt: skip
+    """申込み: final and irrevocable. The provider confirms the account over HTTP first (outside the database
+    transaction); then the campaign row is locked, the cap is reserved from the budget, and the UNIQUE
+    constraints refuse a second application or an account already registered by someone else."""
+    account = _check_application(resident, campaign, request)
+    if Application.objects.filter(campaign=campaign, resident=resident).exists():
+        raise PointsError(
+            "already_applied", _("You have already applied for this campaign; it cannot be changed.")
+        )
+    confirmation = providers.confirm_account(
+        provider=request.provider,
+        campaign=campaign,
+        account=account,
+        security_code=request.security_code.strip(),
+    )
+    if not confirmation.confirmed:
+        raise PointsError("account_not_confirmed",
+                          _("The payment service did not confirm this account and security code. Check them and try again."))  # fmt: skip
+    try:
+        with transaction.atomic():
+            locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
+            if locked.reserved_budget + locked.cap > locked.budget:
+                raise PointsError(
+                    "budget_exhausted",
+                    _("The campaign's budget is fully reserved; no more applications are accepted."),
+                )
+            application = Application.objects.create(
+                campaign=locked, resident=resident, provider=request.provider, mode=request.mode,
+                service_account=account, representative=representative, desk_session=desk,
+                clerk=desk.clerk if desk is not None else None,
+                municipality=desk.municipality if desk is not None else resident.municipality,
+            )  # fmt: skip
+            PointAccount.objects.create(
+                application=application, campaign=locked, provider=request.provider, service_account=account,
+                mode=request.mode, cap=locked.cap,
+            )  # fmt: skip
+            Campaign.objects.filter(pk=locked.pk).update(reserved_budget=F("reserved_budget") + locked.cap)
+            _audit(actor=actor, action="points.application_submit", target=application, desk=desk,
+                   details={"campaign": locked.code, "provider": request.provider.code, "mode": request.mode,
+                            "representative": representative.pk if representative else None})  # fmt: skip
+    except IntegrityError:
+        if Application.objects.filter(campaign=campaign, resident=resident).exists():
+            raise PointsError(
+                "already_applied", _("You have already applied for this campaign; it cannot be changed.")
+            ) from None
+        raise PointsError("account_taken",
+                          _("This payment service account is already registered by another person.")) from None  # fmt: skip
+    return application
+
+
+# --- Provider API keys -------------------------------------------------------------------------------------
+def api_key_issue(*, provider: PaymentProvider, actor) -> str:
+    """A new key `mpk_<prefix>_<secret>`, returned once; only its SHA-256 is kept."""
+    prefix = secrets.token_hex(4)
+    key = f"mpk_{prefix}_{secrets.token_urlsafe(32)}"
+    with transaction.atomic():
+        record = ProviderApiKey.objects.create(
+            provider=provider, prefix=prefix, key_hash=hashlib.sha256(key.encode()).hexdigest()
+        )
+        audit.record(
+            actor=actor, action="points.api_key_issue", target=record, details={"provider": provider.code}
+        )
+    return key
+
+
+def api_key_revoke(*, key: ProviderApiKey, actor) -> None:
+    with transaction.atomic():
+        ProviderApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+        audit.record(
+            actor=actor, action="points.api_key_revoke", target=key, details={"provider": key.provider.code}
+        )
+
+
+def provider_for_key(key: str) -> PaymentProvider | None:
+    parts = key.split("_")
+    if len(parts) < 3 or parts[0] != "mpk":
+        return None
+    record = (
+        ProviderApiKey.objects.select_related("provider")
+        .filter(prefix=parts[1], revoked_at__isnull=True, provider__active=True)
+        .first()
+    )
+    if record is None:
+        return None
+    if not hmac.compare_digest(record.key_hash, hashlib.sha256(key.encode()).hexdigest()):
+        return None
+    return record.provider
+
+
+# --- Transactions ------------------------------------------------------------------------------------------
+@dataclass
+class ItemResult:
+    id: str
+    status: str
+    granted: int = 0
+    remaining: int = 0
+    message: str = ""
+
+    def as_dict(self) -> dict:
+        out = {"id": self.id, "status": self.status, "granted": self.granted, "remaining": self.remaining}
+        if self.message:
+            out["message"] = self.message
+        return out
+
+
+@dataclass
+class _Item:
+    id: str
+    account: str
+    kind: str
+    amount: int
+    occurred_at: datetime
+    fingerprint: str
+
+
+def _fingerprint(raw: dict) -> str:
+    return hashlib.sha256(
+        json.dumps(raw, sort_keys=True, ensure_ascii=False, default=str).encode()
+    ).hexdigest()
+
+
+def _parse_transaction(raw: dict) -> _Item | ItemResult:
+    """Validate one item; an ItemResult(status=invalid) explains what is wrong."""
+    item_id = raw.get("id") if isinstance(raw, dict) else None
+    if not isinstance(item_id, str) or not 1 <= len(item_id) <= 64:
+        return ItemResult(str(item_id)[:64] if item_id is not None else "", Status.INVALID,
+                          message=_("id must be a string of 1 to 64 characters"))  # fmt: skip
+    problems = []
+    account = raw.get("account")
+    if not isinstance(account, str) or not 1 <= len(account.strip()) <= 64:
+        problems.append(_("account must be the payment service ID"))
+    kind = raw.get("kind")
+    if kind not in Mode.values:
+        problems.append(_("kind must be charge or purchase"))
+    amount = raw.get("amount")
+    if isinstance(amount, bool) or not isinstance(amount, int):
+        problems.append(_("amount must be a whole number of yen"))
+    elif not 1 <= amount <= MAX_AMOUNT:
+        problems.append(_("amount must be between 1 and 100,000,000 yen"))
+    occurred = raw.get("occurred_at")
+    occurred_at = parse_datetime(occurred) if isinstance(occurred, str) else occurred
+    if not isinstance(occurred_at, datetime) or timezone.is_naive(occurred_at):
+        problems.append(_("occurred_at must be a date-time with a time zone (ISO 8601)"))
+    if problems:
+        return ItemResult(item_id, Status.INVALID, message="; ".join(str(p) for p in problems))
+    return _Item(item_id, account.strip(), kind, amount, occurred_at, _fingerprint(raw))
+
+
+def _stored_answer(tx: ProviderTransaction) -> ItemResult:
+    return ItemResult(tx.external_id, tx.status, max(tx.points, 0), tx.remaining)
+
+
+def _month(at: datetime) -> int:
+    local = timezone.localtime(at)
+    return local.year * 100 + local.month
+
+
+def transactions_record(*, provider: PaymentProvider, items: list, actor=None) -> list[ItemResult]:
+    """Record up to MAX_ITEMS charges/purchases from one provider and answer each, in order.
+
+    Idempotent: an id seen before returns its first answer (grants nothing); the same id with other content
+    is a `conflict`. Accounts are locked in primary-key order (no deadlock between concurrent batches), and
+    grants are computed in recording order against each account's headroom. A race on a new id (two requests
+    at once) retries once, after which the id exists and its stored answer is returned.
+    """
+    if not isinstance(items, list) or not 1 <= len(items) <= MAX_ITEMS:
+        raise PointsError("invalid_batch", _("Send between 1 and 10,000 items."))
+    for attempt in range(2):
+        try:
+            return _transactions_record(provider, items, actor)
+        except IntegrityError:
+            if attempt:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _transactions_record(provider: PaymentProvider, items: list, actor) -> list[ItemResult]:
+    parsed = [_parse_transaction(raw) for raw in items]
+    results: list[ItemResult | None] = [p if isinstance(p, ItemResult) else None for p in parsed]
+    valid = [(i, p) for i, p in enumerate(parsed) if isinstance(p, _Item)]
+    now = timezone.now()
+    with transaction.atomic():
+        existing = {
+            tx.external_id: tx
+            for tx in ProviderTransaction.objects.filter(
+                provider=provider, kind=ProviderTransaction.Kind.TRANSACTION,
+                external_id__in=[p.id for _, p in valid],
+            )
+        }  # fmt: skip
+        seen: dict[str, _Item] = {}
+        fresh: list[tuple[int, _Item]] = []
+        for i, item in valid:
+            earlier = existing.get(item.id)
+            if earlier is not None:
+                results[i] = (
+                    _stored_answer(earlier) if earlier.fingerprint == item.fingerprint
+                    else ItemResult(item.id, "conflict", message=_("this id was sent before with other content"))
+                )  # fmt: skip
+                continue
+            if item.id in seen:
+                results[i] = (
+                    ItemResult(item.id, "duplicate", message=_("this id appears twice in the batch"))
+                    if seen[item.id].fingerprint == item.fingerprint
+                    else ItemResult(item.id, "conflict", message=_("this id was sent before with other content"))
+                )  # fmt: skip
+                continue
+            seen[item.id] = item
+            fresh.append((i, item))
+
+        accounts_by_key: dict[str, list[PointAccount]] = {}
+        if fresh:
+            # Lock in primary-key order: concurrent batches that touch the same accounts must not deadlock.
+            for acc in (
+                PointAccount.objects.select_related("campaign")
+                .filter(provider=provider, campaign__kind=Campaign.Kind.PREMIUM,
+                        service_account__in={item.account for _, item in fresh})
+                .order_by("pk")
+                .select_for_update(of=("self",))
+            ):  # fmt: skip
+                accounts_by_key.setdefault(acc.service_account, []).append(acc)
+        granted_now: dict[int, int] = {}
+        rows: list[ProviderTransaction] = []
+        for i, item in fresh:
+            candidates = accounts_by_key.get(item.account)
+            row = ProviderTransaction(
+                provider=provider, kind=ProviderTransaction.Kind.TRANSACTION, external_id=item.id,
+                fingerprint=item.fingerprint, amount=item.amount, occurred_at=item.occurred_at, month=_month(now),
+            )  # fmt: skip
+            account = None
+            if not candidates:
+                row.status = Status.NOT_ENROLLED
+            else:
+                account = next(
+                    (a for a in candidates
+                     if a.campaign.earning_starts_at <= item.occurred_at <= a.campaign.earning_ends_at),
+                    None,
+                )  # fmt: skip
+                if account is None:
+                    row.status, account = Status.OUTSIDE_PERIOD, candidates[0]
+                elif account.mode != item.kind:
+                    row.status = Status.WRONG_MODE
+            row.account = account
+            if account is not None:
+                before = account.granted + granted_now.get(account.pk, 0)
+                if not row.status:
+                    raw = calc.premium(item.amount, account.campaign.rate_bp)
+                    points = calc.grant(item.amount, account.campaign.rate_bp, account.cap - before)
+                    row.status = Status.GRANTED if points == raw else Status.CAPPED
+                    row.points = points
+                    granted_now[account.pk] = granted_now.get(account.pk, 0) + points
+                row.remaining = account.cap - account.granted - granted_now.get(account.pk, 0)
+            rows.append(row)
+            results[i] = ItemResult(item.id, row.status, max(row.points, 0), row.remaining)
+        ProviderTransaction.objects.bulk_create(rows, batch_size=2000)
+        changed = [a for accs in accounts_by_key.values() for a in accs if granted_now.get(a.pk)]
+        for acc in changed:
+            acc.granted += granted_now[acc.pk]
+        PointAccount.objects.bulk_update(changed, ["granted"], batch_size=1000)
+        if rows:
+            audit.record(actor=actor or audit.Actor("provider", str(provider.pk), provider.code),
+                         action="points.transactions_record", target=provider,
+                         details={"items": len(items), "recorded": len(rows),
+                                  "points": sum(granted_now.values())})  # fmt: skip
+    return [r for r in results if r is not None]
+
+
+# --- Refunds -----------------------------------------------------------------------------------------------
+def refunds_record(*, provider: PaymentProvider, items: list, actor=None) -> list[ItemResult]:
+    """Claw back min(points granted on the original − already clawed back, floor(amount × rate)) per refund.
+    The freed headroom serves later transactions. Idempotent like transactions_record."""
+    if not isinstance(items, list) or not 1 <= len(items) <= MAX_ITEMS:
+        raise PointsError("invalid_batch", _("Send between 1 and 10,000 items."))
+    results: list[ItemResult] = []
+    now = timezone.now()
+    with transaction.atomic():
+        for raw in items:
+            item_id = raw.get("id") if isinstance(raw, dict) else None
+            original_id = raw.get("original_id") if isinstance(raw, dict) else None
+            amount = raw.get("amount") if isinstance(raw, dict) else None
+            if (
+                not isinstance(item_id, str)
+                or not 1 <= len(item_id) <= 64
+                or not isinstance(original_id, str)
+                or isinstance(amount, bool)
+                or not isinstance(amount, int)
+                or not 1 <= amount <= MAX_AMOUNT
+            ):
+                results.append(ItemResult(str(item_id or "")[:64], Status.INVALID,
+                                          message=_("id, original_id and a positive whole amount are required")))  # fmt: skip
+                continue
+            fingerprint = _fingerprint(raw)
+            earlier = ProviderTransaction.objects.filter(
+                provider=provider, kind=ProviderTransaction.Kind.REFUND, external_id=item_id).first()  # fmt: skip
+            if earlier is not None:
+                results.append(_stored_answer(earlier) if earlier.fingerprint == fingerprint else
+                               ItemResult(item_id, "conflict", message=_("this id was sent before with other content")))  # fmt: skip
+                if earlier.fingerprint == fingerprint:
+                    results[-1].granted = earlier.points  # negative: what was clawed back
+                continue
+            original = (
+                ProviderTransaction.objects.select_for_update()
+                .filter(provider=provider, kind=ProviderTransaction.Kind.TRANSACTION, external_id=original_id)
+                .first()
+            )
+            row = ProviderTransaction(provider=provider, kind=ProviderTransaction.Kind.REFUND, external_id=item_id,
+                                      fingerprint=fingerprint, amount=amount, month=_month(now), original=original)  # fmt: skip
+            if original is None or original.account_id is None:
+                row.status = Status.UNKNOWN_ORIGINAL
+                row.save()
+                results.append(ItemResult(item_id, row.status))
+                continue
+            account = (
+                PointAccount.objects.select_for_update()
+                .select_related("campaign")
+                .get(pk=original.account_id)
+            )
+            points = calc.clawback(
+                amount, account.campaign.rate_bp, max(original.points, 0), original.clawed_back
+            )
+            row.account, row.status, row.points = account, Status.CLAWED_BACK, -points
+            row.remaining = account.cap - (account.granted - points)
+            row.save()
+            if points:
+                ProviderTransaction.objects.filter(pk=original.pk).update(
+                    clawed_back=F("clawed_back") + points
+                )
+                PointAccount.objects.filter(pk=account.pk).update(granted=F("granted") - points)
+            results.append(ItemResult(item_id, row.status, -points, row.remaining))
+        audit.record(actor=actor or audit.Actor("provider", str(provider.pk), provider.code),
+                     action="points.refunds_record", target=provider, details={"items": len(items)})  # fmt: skip
+    return results
+
+
+# --- Fixed grants (phase 2) --------------------------------------------------------------------------------
+def fixed_grant_record(
+    *, campaign: Campaign, resident: Resident, reference: str, actor
+) -> ProviderTransaction:
+    """A fixed grant for a qualifying action (new card, health-insurance registration, public-money account),
+    paid through the resident's application in that campaign. Once per resident per campaign."""
+    if campaign.kind != Campaign.Kind.FIXED:
+        raise PointsError("not_fixed", _("This campaign does not grant a fixed amount."))
+    with transaction.atomic():
+        account = (
+            PointAccount.objects.select_for_update()
+            .filter(campaign=campaign, application__resident=resident)
+            .select_related("provider")
+            .first()
+        )
+        if account is None:
+            raise PointsError("not_enrolled", _("The resident has not applied for this campaign."))
+        points = calc.grant(campaign.fixed_points, calc.BP, account.cap - account.granted)
+        if points == 0:
+            raise PointsError("already_granted", _("The fixed grant has already been given."))
+        now = timezone.now()
+        row = ProviderTransaction.objects.create(
+            provider=account.provider, kind=ProviderTransaction.Kind.TRANSACTION, external_id=f"fixed:{reference}"[:64],
+            fingerprint=_fingerprint({"campaign": campaign.code, "resident": resident.pk}), account=account,
+            amount=campaign.fixed_points, occurred_at=now, status=Status.GRANTED, points=points,
+            remaining=account.cap - account.granted - points, month=_month(now),
+        )  # fmt: skip
+        PointAccount.objects.filter(pk=account.pk).update(granted=F("granted") + points)
+        audit.record(
+            actor=actor,
+            action="points.fixed_grant",
+            target=row,
+            details={"campaign": campaign.code, "points": points},
+        )
+    return row

@@ -1,0 +1,62 @@
+"""Fixtures for マイナポイント: a campaign open now, the sandbox provider, residents with MyKey IDs, and the
+provider callback routed through Django's test client (the same HTTP protocol, no network)."""
+
+import secrets
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from madoguchi.identity.models import Resident, User
+from madoguchi.points import providers
+from madoguchi.points.models import Campaign, PaymentProvider
+from madoguchi.sandboxpay.models import SandboxAccount
+
+
+@pytest.fixture(autouse=True)
+def _callback_through_test_client(monkeypatch):
+    client = Client()
+
+    def transport(url, body, headers):
+        path = url.split("://", 1)[-1].split("/", 1)[-1]
+        response = client.post("/" + path, data=body, content_type="application/json",
+                               headers={k: v for k, v in headers.items() if k != "Content-Type"})  # fmt: skip
+        return response.status_code, response.content
+
+    monkeypatch.setattr(providers, "transport", transport)
+
+
+@pytest.fixture
+def provider(db) -> PaymentProvider:
+    return PaymentProvider.objects.create(
+        code="sandbox-qr", name="サンドボックスQR", type=PaymentProvider.Type.QR, modes=["charge", "purchase"],
+        callback_url="http://testserver/sandbox-pay/sandbox-qr/confirm", callback_secret=secrets.token_hex(16),
+    )  # fmt: skip
+
+
+@pytest.fixture
+def campaign(provider) -> Campaign:
+    now = timezone.now()
+    c = Campaign.objects.create(
+        code="test-2020", name="マイナポイント（テスト）", kind=Campaign.Kind.PREMIUM, rate_bp=2500, cap=5000,
+        modes=["charge", "purchase"], budget=5000 * 100,
+        reservation_starts_at=now - timedelta(days=30), reservation_ends_at=now + timedelta(days=30),
+        application_starts_at=now - timedelta(days=30), application_ends_at=now + timedelta(days=30),
+        earning_starts_at=now - timedelta(days=30), earning_ends_at=now + timedelta(days=30),
+    )  # fmt: skip
+    c.providers.add(provider)
+    return c
+
+
+_counter = iter(range(10_000_000))
+
+
+def make_resident(mykey: bool = True) -> Resident:
+    n = next(_counter)
+    user = User.objects.create(username=f"resident-test-{n}-{secrets.token_hex(3)}")
+    return Resident.objects.create(user=user, mykey_id=f"T{n:07d}" if mykey else None)
+
+
+def sandbox_account(provider, account: str, code: str = "123") -> SandboxAccount:
+    return SandboxAccount.objects.create(provider_code=provider.code, account=account, security_code=code)

@@ -11,7 +11,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -32,6 +32,7 @@ from madoguchi.points.models import (
 )
 
 MAX_ITEMS = 10_000
+_MODES = frozenset(Mode.values)
 MAX_AMOUNT = 100_000_000  # yen in one charge or purchase: anything above is a data error, not spending
 Status = ProviderTransaction.Status
 
@@ -257,7 +258,7 @@ def _parse_transaction(raw: dict) -> _Item | ItemResult:
     if not isinstance(account, str) or not 1 <= len(account.strip()) <= 64:
         problems.append(_("account must be the payment service ID"))
     kind = raw.get("kind")
-    if kind not in Mode.values:
+    if kind not in _MODES:
         problems.append(_("kind must be charge or purchase"))
     amount = raw.get("amount")
     if isinstance(amount, bool) or not isinstance(amount, int):
@@ -271,6 +272,51 @@ def _parse_transaction(raw: dict) -> _Item | ItemResult:
     if problems:
         return ItemResult(item_id, Status.INVALID, message="; ".join(str(p) for p in problems))
     return _Item(item_id, account.strip(), kind, amount, occurred_at, _fingerprint(raw))
+
+
+@dataclass
+class _Account:
+    pk: int
+    campaign: Campaign
+    mode: str
+    cap: int
+    granted: int
+
+
+_ROW_COLUMNS = ("provider_id", "kind", "external_id", "fingerprint", "account_id", "amount", "occurred_at",
+                "status", "points", "remaining", "recorded_at", "month")  # fmt: skip
+
+
+def _persist(rows: list[tuple], deltas: dict[int, int]) -> None:
+    """Write ledger rows and add each account's new points, inside the caller's transaction.
+
+    PostgreSQL: COPY for the rows and one UPDATE … FROM unnest() for the accounts (the set-based path that
+    batch ingestion needs); elsewhere the ORM. The accounts are already locked by the caller. The UNIQUE
+    (provider, kind, external_id) constraint still refuses a second answer for one id, whichever path.
+    """
+    if not rows and not deltas:
+        return
+    if connection.vendor == "postgresql":
+        columns = ", ".join(_ROW_COLUMNS)
+        with connection.cursor() as cursor, connection.wrap_database_errors:
+            if rows:
+                with cursor.cursor.copy(
+                    f"COPY points_providertransaction ({columns}, clawed_back) FROM STDIN"
+                ) as copy:
+                    for row in rows:
+                        copy.write_row((*row, 0))
+            if deltas:
+                cursor.execute(
+                    "UPDATE points_pointaccount AS a SET granted = a.granted + d.delta "
+                    "FROM unnest(%s::bigint[], %s::integer[]) AS d(id, delta) WHERE a.id = d.id",
+                    [list(deltas), list(deltas.values())],
+                )
+        return
+    ProviderTransaction.objects.bulk_create(
+        [ProviderTransaction(**dict(zip(_ROW_COLUMNS, row, strict=True))) for row in rows], batch_size=2000
+    )
+    for pk, delta in deltas.items():
+        PointAccount.objects.filter(pk=pk).update(granted=F("granted") + delta)
 
 
 def _stored_answer(tx: ProviderTransaction) -> ItemResult:
@@ -308,11 +354,11 @@ def _transactions_record(provider: PaymentProvider, items: list, actor) -> list[
     now = timezone.now()
     with transaction.atomic():
         existing = {
-            tx.external_id: tx
-            for tx in ProviderTransaction.objects.filter(
+            row[0]: row
+            for row in ProviderTransaction.objects.filter(
                 provider=provider, kind=ProviderTransaction.Kind.TRANSACTION,
                 external_id__in=[p.id for _, p in valid],
-            )
+            ).values_list("external_id", "fingerprint", "status", "points", "remaining")
         }  # fmt: skip
         seen: dict[str, _Item] = {}
         fresh: list[tuple[int, _Item]] = []
@@ -320,7 +366,7 @@ def _transactions_record(provider: PaymentProvider, items: list, actor) -> list[
             earlier = existing.get(item.id)
             if earlier is not None:
                 results[i] = (
-                    _stored_answer(earlier) if earlier.fingerprint == item.fingerprint
+                    ItemResult(item.id, earlier[2], max(earlier[3], 0), earlier[4]) if earlier[1] == item.fingerprint
                     else ItemResult(item.id, "conflict", message=_("this id was sent before with other content"))
                 )  # fmt: skip
                 continue
@@ -334,28 +380,31 @@ def _transactions_record(provider: PaymentProvider, items: list, actor) -> list[
             seen[item.id] = item
             fresh.append((i, item))
 
-        accounts_by_key: dict[str, list[PointAccount]] = {}
+        accounts_by_key: dict[str, list[_Account]] = {}
         if fresh:
+            campaigns = {
+                c.pk: c for c in Campaign.objects.filter(kind=Campaign.Kind.PREMIUM, providers=provider)
+            }
             # Lock in primary-key order: concurrent batches that touch the same accounts must not deadlock.
-            for acc in (
-                PointAccount.objects.select_related("campaign")
-                .filter(provider=provider, campaign__kind=Campaign.Kind.PREMIUM,
-                        service_account__in={item.account for _, item in fresh})
+            locked = (
+                PointAccount.objects.filter(provider=provider, campaign_id__in=list(campaigns),
+                                            service_account__in={item.account for _, item in fresh})
                 .order_by("pk")
-                .select_for_update(of=("self",))
-            ):  # fmt: skip
-                accounts_by_key.setdefault(acc.service_account, []).append(acc)
-        granted_now: dict[int, int] = {}
-        rows: list[ProviderTransaction] = []
+                .select_for_update()
+                .values_list("pk", "service_account", "campaign_id", "mode", "cap", "granted")
+            )  # fmt: skip
+            for pk, key, campaign_id, mode, cap, granted in locked:
+                accounts_by_key.setdefault(key, []).append(
+                    _Account(pk, campaigns[campaign_id], mode, cap, granted)
+                )
+        month = _month(now)
+        rows: list[tuple] = []
+        changed: dict[int, int] = {}
         for i, item in fresh:
             candidates = accounts_by_key.get(item.account)
-            row = ProviderTransaction(
-                provider=provider, kind=ProviderTransaction.Kind.TRANSACTION, external_id=item.id,
-                fingerprint=item.fingerprint, amount=item.amount, occurred_at=item.occurred_at, month=_month(now),
-            )  # fmt: skip
-            account = None
+            status, account, points, remaining = "", None, 0, 0
             if not candidates:
-                row.status = Status.NOT_ENROLLED
+                status = Status.NOT_ENROLLED
             else:
                 account = next(
                     (a for a in candidates
@@ -363,31 +412,27 @@ def _transactions_record(provider: PaymentProvider, items: list, actor) -> list[
                     None,
                 )  # fmt: skip
                 if account is None:
-                    row.status, account = Status.OUTSIDE_PERIOD, candidates[0]
+                    status, account = Status.OUTSIDE_PERIOD, candidates[0]
                 elif account.mode != item.kind:
-                    row.status = Status.WRONG_MODE
-            row.account = account
+                    status = Status.WRONG_MODE
             if account is not None:
-                before = account.granted + granted_now.get(account.pk, 0)
-                if not row.status:
+                if not status:
                     raw = calc.premium(item.amount, account.campaign.rate_bp)
-                    points = calc.grant(item.amount, account.campaign.rate_bp, account.cap - before)
-                    row.status = Status.GRANTED if points == raw else Status.CAPPED
-                    row.points = points
-                    granted_now[account.pk] = granted_now.get(account.pk, 0) + points
-                row.remaining = account.cap - account.granted - granted_now.get(account.pk, 0)
-            rows.append(row)
-            results[i] = ItemResult(item.id, row.status, max(row.points, 0), row.remaining)
-        ProviderTransaction.objects.bulk_create(rows, batch_size=2000)
-        changed = [a for accs in accounts_by_key.values() for a in accs if granted_now.get(a.pk)]
-        for acc in changed:
-            acc.granted += granted_now[acc.pk]
-        PointAccount.objects.bulk_update(changed, ["granted"], batch_size=1000)
+                    points = calc.grant(item.amount, account.campaign.rate_bp, account.cap - account.granted)
+                    status = Status.GRANTED if points == raw else Status.CAPPED
+                    account.granted += points
+                    changed[account.pk] = changed.get(account.pk, 0) + points
+                remaining = account.cap - account.granted
+            rows.append((provider.pk, ProviderTransaction.Kind.TRANSACTION, item.id, item.fingerprint,
+                         account.pk if account else None, item.amount, item.occurred_at, str(status), points,
+                         remaining, now, month))  # fmt: skip
+            results[i] = ItemResult(item.id, str(status), points, remaining)
+        _persist(rows, {pk: delta for pk, delta in changed.items() if delta})
         if rows:
             audit.record(actor=actor or audit.Actor("provider", str(provider.pk), provider.code),
                          action="points.transactions_record", target=provider,
                          details={"items": len(items), "recorded": len(rows),
-                                  "points": sum(granted_now.values())})  # fmt: skip
+                                  "points": sum(changed.values())})  # fmt: skip
     return [r for r in results if r is not None]
 
 

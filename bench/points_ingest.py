@@ -1,0 +1,157 @@
+"""Batch ingestion end to end (validation, idempotency, cap, persistence) vs a raw COPY of the same rows.
+
+On a throwaway PostgreSQL database: R residents with applications, then T transactions recorded through
+`points.services.transactions_record` in chunks of 10,000 (what the API and `madoguchi points ingest` do);
+beside it, in the same run, a COPY of the same rows into an equivalent plain table — the floor of what any
+ingestion can cost on this server. Target (issue 4): 1,000,000 tx of 200,000 residents at >= 100,000 tx/s.
+
+    .venv/bin/python bench/points_ingest.py [--transactions 200000] [--residents 200000]
+"""
+
+import argparse
+import io
+import json
+import os
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+
+def setup_django(url: str) -> None:
+    os.environ["DATABASE_URL"] = url
+    os.environ["VAULT_DATABASE_URL"] = url + "_vault"
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "madoguchi.conf.settings")
+    os.environ["LOG_LEVEL"] = "WARNING"
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--transactions", type=int, default=200_000)
+    parser.add_argument("--residents", type=int, default=200_000)
+    args = parser.parse_args()
+    import psycopg
+
+    base = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432")
+    name = f"madoguchi_bench_points_{os.getpid()}"
+    with psycopg.connect(base + "/postgres", autocommit=True) as conn:
+        for db in (name, name + "_vault"):
+            conn.execute(f'CREATE DATABASE "{db}"')
+    try:
+        setup_django(f"{base}/{name}")
+        result = run(args)
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        with psycopg.connect(base + "/postgres", autocommit=True) as conn:
+            for db in (name, name + "_vault"):
+                conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+    print(json.dumps(result, indent=2))
+    (ROOT / "bench" / "results" / "points_ingest.json").write_text(json.dumps(result, indent=2) + "\n")
+
+
+def run(args) -> dict:
+    import numpy as np
+    from django.db import connection
+    from django.utils import timezone
+
+    from madoguchi.identity.models import Resident, User
+    from madoguchi.points import services
+    from madoguchi.points.models import Application, Campaign, PaymentProvider, PointAccount, Reservation
+
+    now = timezone.now()
+    provider = PaymentProvider.objects.create(code="bench", name="bench", type="qr", modes=["charge"],
+                                              callback_url="http://127.0.0.1/")  # fmt: skip
+    campaign = Campaign.objects.create(
+        code="bench", name="bench", kind="premium", rate_bp=2500, cap=5000, modes=["charge"],
+        budget=5000 * args.residents, reservations=args.residents, reserved_budget=5000 * args.residents,
+        application_starts_at=now - timedelta(days=1), application_ends_at=now + timedelta(days=1),
+        earning_starts_at=now - timedelta(days=1), earning_ends_at=now + timedelta(days=1),
+    )  # fmt: skip
+    campaign.providers.add(provider)
+    t0 = time.perf_counter()
+    users = User.objects.bulk_create(
+        [User(username=f"r{i}", password="!") for i in range(args.residents)],  # noqa: S106  (unusable)
+        batch_size=5000,
+    )
+    residents = Resident.objects.bulk_create([Resident(user=u) for u in users], batch_size=5000)
+    Reservation.objects.bulk_create(
+        [Reservation(campaign=campaign, resident=r) for r in residents], batch_size=5000
+    )
+    apps = Application.objects.bulk_create(
+        [Application(campaign=campaign, resident=r, provider=provider, mode="charge", service_account=f"acct{i}")
+         for i, r in enumerate(residents)], batch_size=5000)  # fmt: skip
+    PointAccount.objects.bulk_create(
+        [PointAccount(application=a, campaign=campaign, provider=provider, service_account=a.service_account,
+                      mode="charge", cap=5000) for a in apps], batch_size=5000)  # fmt: skip
+    setup_seconds = time.perf_counter() - t0
+
+    rng = np.random.default_rng(2020)
+    who = rng.integers(0, args.residents, args.transactions)
+    amounts = rng.integers(1, 30_001, args.transactions)
+    at = now.isoformat()
+    items = [{"id": f"tx{i}", "account": f"acct{w}", "kind": "charge", "amount": int(a), "occurred_at": at}
+             for i, (w, a) in enumerate(zip(who.tolist(), amounts.tolist(), strict=True))]  # fmt: skip
+
+    # Baseline: COPY the same rows into an equivalent table (no validation, no lookups, no cap).
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE bench_copy (external_id varchar(64), account varchar(64), kind varchar(8), "
+                       "amount bigint, occurred_at timestamptz, status varchar(16), points integer)")  # fmt: skip
+        buffer = io.StringIO()
+        for it in items:
+            buffer.write(f"{it['id']}\t{it['account']}\tcharge\t{it['amount']}\t{at}\tgranted\t0\n")
+        started = time.perf_counter()
+        with cursor.cursor.copy("COPY bench_copy FROM STDIN") as copy:
+            copy.write(buffer.getvalue())
+        copy_seconds = time.perf_counter() - started
+
+    started = time.perf_counter()
+    granted = 0
+    for start in range(0, len(items), services.MAX_ITEMS):
+        results = services.transactions_record(
+            provider=provider, items=items[start : start + services.MAX_ITEMS]
+        )
+        granted += sum(r.granted for r in results)
+    ingest_seconds = time.perf_counter() - started
+
+    # Re-run the first chunk: idempotency must grant nothing and write no row.
+    from madoguchi.points.models import ProviderTransaction
+
+    rows_before = ProviderTransaction.objects.count()
+    stored_before = sum(PointAccount.objects.values_list("granted", flat=True))
+    services.transactions_record(provider=provider, items=items[: services.MAX_ITEMS])
+    rerun_new_rows = ProviderTransaction.objects.count() - rows_before
+    stored = sum(PointAccount.objects.values_list("granted", flat=True))
+    expected = {}
+    for w, a in zip(who.tolist(), amounts.tolist(), strict=True):
+        expected[w] = min(5000, expected.get(w, 0) + a * 2500 // 10000)
+    return {
+        "benchmark": "points_ingest",
+        "database": f"PostgreSQL {connection.pg_version}",
+        "residents": args.residents,
+        "transactions": args.transactions,
+        "setup_seconds": round(setup_seconds, 1),
+        "ingest_seconds": round(ingest_seconds, 2),
+        "ingest_tx_per_second": round(args.transactions / ingest_seconds),
+        "copy_seconds": round(copy_seconds, 3),
+        "copy_tx_per_second": round(args.transactions / copy_seconds),
+        "ratio_ingest_vs_copy": round(copy_seconds / ingest_seconds, 3),
+        "points_granted": granted,
+        "ledger_equals_reference": stored == granted == sum(expected.values()),
+        "rerun_points_added": stored - stored_before,
+        "rerun_new_rows": rerun_new_rows,
+    }
+
+
+if __name__ == "__main__":
+    main()

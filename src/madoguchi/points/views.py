@@ -1,0 +1,411 @@
+"""マイナポイント pages.
+
+- Residents (/points/…): the open campaigns and where they stand, 予約, 申込み, my points and its CSV.
+- The municipal desk (/<code>/staff/desk/points/…): the same reservation and application done by a clerk for
+  the resident identified in desk mode, with a confirmation step that shows the 決済サービスID back before
+  the final submission (32 of the 172 wrong-person grants came from a mistyped ID).
+- Payment providers (/points/provider/upload/): a CSV of transactions or refunds, authenticated by API key.
+
+Writes go through points.services only; reads through points.selectors.
+"""
+
+import csv
+from functools import wraps
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+
+from madoguchi.points import selectors, services
+from madoguchi.points.forms import REFUNDS, ApplicationForm, ProviderUploadForm
+from madoguchi.points.models import Campaign
+from madoguchi.points.services import PointsError
+from madoguchi.web.views.desk import DESK_ROLES
+from madoguchi.web.views.staff import municipality_staff_required
+
+HISTORY_PER_PAGE = 20
+# The desk's entries between the form and the final submission, bound to one desk session and resident.
+PENDING_KEY = "madoguchi_points_desk_pending"
+PENDING_MAX_AGE_SECONDS = 15 * 60
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+def _csv_cell(value):
+    """Text that a spreadsheet would run as a formula is written as text (a provider sets its own ids)."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def _campaign_or_404(code: str) -> Campaign:
+    campaign = selectors.campaign_by_code(code)
+    if campaign is None:
+        raise Http404(_("There is no campaign with the code %(code)s.") % {"code": code})
+    return campaign
+
+
+def _application_form(campaign: Campaign, data=None, initial=None) -> ApplicationForm:
+    providers = selectors.eligible_providers(campaign)
+    return ApplicationForm(
+        data, initial=initial, providers=providers, modes=selectors.eligible_modes(campaign, providers)
+    )
+
+
+# --- Residents ---------------------------------------------------------------------------------------------
+def resident_required(view):
+    """A resident signed in with the card; anonymous → card sign-in, any other user → 403 with a message."""
+
+    @wraps(view)
+    @login_required(login_url="web:resident_sign_in")
+    @never_cache
+    def wrapped(request: HttpRequest, *args, **kwargs):
+        resident = getattr(request.user, "resident", None)
+        if resident is None:
+            raise PermissionDenied(_("This page is for residents signed in with their My Number Card."))
+        request.resident = resident
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+@resident_required
+def index(request: HttpRequest) -> HttpResponse:
+    resident = request.resident
+    return render(
+        request,
+        "points/index.html",
+        {"resident": resident, "statuses": selectors.campaign_statuses(resident)},
+    )
+
+
+@resident_required
+@require_POST
+def reserve(request: HttpRequest, code: str) -> HttpResponse:
+    campaign = _campaign_or_404(code)
+    try:
+        services.reservation_create(resident=request.resident, campaign=campaign, actor=request.user)
+    except PointsError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request,
+            _("You have reserved for %(campaign)s. Next, apply with one payment service.")
+            % {"campaign": campaign.name},
+        )
+    return redirect("points:index")
+
+
+@resident_required
+def apply(request: HttpRequest, code: str) -> HttpResponse:
+    campaign = _campaign_or_404(code)
+    status = selectors.campaign_status(request.resident, campaign)
+    if status.application is not None:
+        return redirect("points:applied", campaign.code)
+    form = _application_form(campaign, request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.application_submit(
+                resident=request.resident,
+                campaign=campaign,
+                request=form.application_request(),
+                actor=request.user,
+            )
+        except PointsError as exc:
+            form.add_refusal(exc)
+        else:
+            return redirect("points:applied", campaign.code)
+    return render(request, "points/apply.html", {"campaign": campaign, "status": status, "form": form})
+
+
+@resident_required
+def applied(request: HttpRequest, code: str) -> HttpResponse:
+    campaign = _campaign_or_404(code)
+    status = selectors.campaign_status(request.resident, campaign)
+    if status.application is None:
+        return redirect("points:apply", campaign.code)
+    return render(request, "points/applied.html", {"campaign": campaign, "application": status.application})
+
+
+@resident_required
+def mine(request: HttpRequest) -> HttpResponse:
+    """My points: each application's service, mode, points so far and headroom; one application's history."""
+    summaries = selectors.resident_point_summaries(request.resident)
+    selected = summaries[0] if summaries else None
+    wanted = request.GET.get("application")
+    if wanted:
+        selected = next((s for s in summaries if str(s.application.pk) == wanted), None)
+        if selected is None:
+            raise Http404(_("There is no such application of yours."))
+    page = None
+    if selected is not None:
+        page = Paginator(selectors.account_history(selected.application), HISTORY_PER_PAGE).get_page(
+            request.GET.get("page")
+        )
+    return render(request, "points/mine.html", {"summaries": summaries, "selected": selected, "page": page})
+
+
+@resident_required
+def mine_csv(request: HttpRequest, application_id: int) -> StreamingHttpResponse:
+    """The history of one application as CSV (UTF-8 with BOM so that Excel reads the Japanese)."""
+    application = selectors.resident_application(request.resident, application_id)
+    if application is None:
+        raise Http404(_("There is no such application of yours."))
+    history = selectors.account_history(application)
+    header = [
+        _("Recorded at"),
+        _("Kind"),
+        _("Amount (yen)"),
+        _("Points"),
+        _("Headroom after"),
+        _("Status"),
+        _("Transaction ID of the payment service"),
+        _("Date of the charge or purchase"),
+    ]
+    grant, clawback = _("grant"), _("clawback")
+    writer = csv.writer(_Echo())
+
+    def rows():
+        yield "\ufeff"
+        yield writer.writerow(header)
+        for tx in history.iterator(chunk_size=2000):
+            yield writer.writerow(
+                [
+                    timezone.localtime(tx.recorded_at).isoformat(timespec="seconds"),
+                    grant if tx.points > 0 else clawback,
+                    tx.amount,
+                    tx.points,
+                    tx.remaining,
+                    tx.get_status_display(),
+                    _csv_cell(tx.external_id),
+                    timezone.localtime(tx.occurred_at).isoformat(timespec="seconds")
+                    if tx.occurred_at
+                    else "",
+                ]
+            )
+
+    filename = f"mynapoint-{application.campaign.code}-{timezone.localdate():%Y%m%d}.csv"
+    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+# --- Payment providers -------------------------------------------------------------------------------------
+RESULT_COLUMNS = ["line", "id", "status", "granted", "remaining", "message"]
+
+
+@never_cache
+def provider_upload(request: HttpRequest) -> HttpResponse:
+    """A provider's CSV upload with its API key; the answer is a CSV of each row's outcome.
+
+    A broken line is answered `invalid` with its line number and never stops the others. The same file again
+    grants nothing twice: points.services answers a known id with its first answer.
+    """
+    if request.method != "POST":
+        return render(request, "points/provider_upload.html", {"form": ProviderUploadForm()})
+    form = ProviderUploadForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return render(request, "points/provider_upload.html", {"form": form}, status=400)
+    kind, rows = form.cleaned_data["kind"], form.cleaned_data["rows"]
+    record = services.refunds_record if kind == REFUNDS else services.transactions_record
+    sendable = [row for row in rows if row.item is not None]
+    answers = {}
+    if sendable:
+        try:
+            results = record(provider=form.provider, items=[row.item for row in sendable])
+        except PointsError as exc:
+            form.add_error(None, exc.message)
+            return render(request, "points/provider_upload.html", {"form": form}, status=400)
+        answers = {row.line: result for row, result in zip(sendable, results, strict=True)}
+
+    writer = csv.writer(_Echo())
+    lines = [writer.writerow(RESULT_COLUMNS)]
+    for row in rows:
+        result = answers.get(row.line)
+        if result is None:
+            lines.append(writer.writerow([row.line, _csv_cell(row.id), "invalid", 0, "", row.problem]))
+        else:
+            lines.append(
+                writer.writerow(
+                    [row.line, _csv_cell(result.id), result.status, result.granted, result.remaining,
+                     _csv_cell(result.message)]
+                )
+            )  # fmt: skip
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M%S")
+    response = HttpResponse("".join(lines), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = (
+        f'attachment; filename="{form.provider.code}-{kind}-results-{stamp}.csv"'
+    )
+    return response
+
+
+# --- The municipal desk ------------------------------------------------------------------------------------
+def _refuse(request: HttpRequest, message: str, status: int = 403) -> HttpResponse:
+    return render(
+        request,
+        "points/desk/refused.html",
+        {"municipality": request.municipality, "message": message},
+        status=status,
+    )
+
+
+def desk_resident_required(view):
+    """A desk clerk (or municipal admin) of the URL's municipality, with an open desk session of THIS
+    municipality in which a resident has identified with their card. Anything else is refused with a reason."""
+
+    @wraps(view)
+    @municipality_staff_required(DESK_ROLES)
+    def wrapped(request: HttpRequest, municipality_code: str, *args, **kwargs):
+        desk = request.desk
+        if desk is None:
+            return _refuse(request, _("No desk session is open. Start one on the desk page, then ask the "
+                                      "resident to identify with their My Number Card."))  # fmt: skip
+        if desk.municipality_id != request.municipality.pk:
+            return _refuse(
+                request,
+                _("Your open desk session belongs to %(name)s, not to this municipality. Finish it there "
+                  "(“Next resident”) and start a desk session here.") % {"name": desk.municipality.full_name},
+            )  # fmt: skip
+        if desk.resident_id is None:
+            return _refuse(request, _("No resident is identified at this desk. Ask the resident to identify "
+                                      "with their My Number Card first."))  # fmt: skip
+        if request.method == "POST" and request.POST.get("desk_session") != str(desk.pk):
+            # The page was shown for another desk session (another resident): never act on it.
+            return _refuse(
+                request,
+                _("This page was shown during another desk session, so nothing was done. Check who is being "
+                  "served now and start again."),
+                status=409,
+            )  # fmt: skip
+        return view(request, municipality_code, *args, **kwargs)
+
+    return wrapped
+
+
+def _desk_context(request: HttpRequest, **extra) -> dict:
+    return {"municipality": request.municipality, "desk": request.desk, "resident": request.desk.resident,
+            **extra}  # fmt: skip
+
+
+@desk_resident_required
+def desk_index(request: HttpRequest, municipality_code: str) -> HttpResponse:
+    statuses = selectors.campaign_statuses(request.desk.resident)
+    return render(request, "points/desk/index.html", _desk_context(request, statuses=statuses))
+
+
+@desk_resident_required
+@require_POST
+def desk_reserve(request: HttpRequest, municipality_code: str, code: str) -> HttpResponse:
+    campaign = _campaign_or_404(code)
+    try:
+        services.reservation_create(
+            resident=request.desk.resident, campaign=campaign, actor=request.user, desk=request.desk
+        )
+    except PointsError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("Reserved for %(campaign)s.") % {"campaign": campaign.name})
+    return redirect("points_desk:index", request.municipality.code)
+
+
+def _pending(request: HttpRequest, campaign: Campaign) -> dict | None:
+    """The entries waiting for confirmation, only if made in this desk session for this resident and
+    campaign, and recently; any other is dropped (it belongs to a resident no longer being served)."""
+    pending = request.session.get(PENDING_KEY)
+    if not pending:
+        return None
+    fresh = timezone.now().timestamp() - pending.get("at", 0) <= PENDING_MAX_AGE_SECONDS
+    if (
+        fresh
+        and pending.get("desk") == request.desk.pk
+        and pending.get("resident") == request.desk.resident_id
+        and pending.get("campaign") == campaign.code
+    ):
+        return pending["data"]
+    request.session.pop(PENDING_KEY, None)
+    return None
+
+
+@desk_resident_required
+def desk_apply(request: HttpRequest, municipality_code: str, code: str) -> HttpResponse:
+    """Step 1: the clerk fills in the application with the resident; next comes the confirmation."""
+    campaign = _campaign_or_404(code)
+    status = selectors.campaign_status(request.desk.resident, campaign)
+    if status.application is not None:
+        return redirect("points_desk:applied", request.municipality.code, campaign.code)
+    if request.method == "POST":
+        form = _application_form(campaign, request.POST)
+        if form.is_valid():
+            request.session[PENDING_KEY] = {
+                "desk": request.desk.pk, "resident": request.desk.resident_id, "campaign": campaign.code,
+                "at": timezone.now().timestamp(), "data": form.pending_data(),
+            }  # fmt: skip
+            return redirect("points_desk:confirm", request.municipality.code, campaign.code)
+    else:
+        pending = _pending(request, campaign)
+        initial = {k: v for k, v in (pending or {}).items() if k not in ("security_code", "acknowledge")}
+        form = _application_form(campaign, initial=initial)
+    return render(request, "points/desk/apply.html",
+                  _desk_context(request, campaign=campaign, status=status, form=form))  # fmt: skip
+
+
+@desk_resident_required
+def desk_confirm(request: HttpRequest, municipality_code: str, code: str) -> HttpResponse:
+    """Step 2: the 決済サービスID is shown back, large, for the resident to check; then the final submission."""
+    campaign = _campaign_or_404(code)
+    pending = _pending(request, campaign)
+    apply_url = reverse("points_desk:apply", args=[request.municipality.code, campaign.code])
+    if pending is None:
+        messages.warning(request, _("Fill in the application first."))
+        return redirect(apply_url)
+    form = _application_form(campaign, pending)
+    if not form.is_valid():  # e.g. the service left the campaign meanwhile: back to the form, with the reason
+        status = selectors.campaign_status(request.desk.resident, campaign)
+        return render(request, "points/desk/apply.html",
+                      _desk_context(request, campaign=campaign, status=status, form=form))  # fmt: skip
+    if request.method == "POST":
+        request.session.pop(PENDING_KEY, None)
+        try:
+            services.application_submit(
+                resident=request.desk.resident,
+                campaign=campaign,
+                request=form.application_request(),
+                actor=request.user,
+                desk=request.desk,
+            )
+        except PointsError as exc:
+            form.add_refusal(exc)
+            status = selectors.campaign_status(request.desk.resident, campaign)
+            return render(request, "points/desk/apply.html",
+                          _desk_context(request, campaign=campaign, status=status, form=form))  # fmt: skip
+        return redirect("points_desk:applied", request.municipality.code, campaign.code)
+    account = form.cleaned_data["service_account"]
+    return render(
+        request,
+        "points/desk/confirm.html",
+        _desk_context(request, campaign=campaign, form=form, account=account, account_length=len(account),
+                      provider=form.cleaned_data["provider"],
+                      mode_label=dict(form.fields["mode"].choices).get(form.cleaned_data["mode"]),
+                      apply_url=apply_url),
+    )  # fmt: skip
+
+
+@desk_resident_required
+def desk_applied(request: HttpRequest, municipality_code: str, code: str) -> HttpResponse:
+    campaign = _campaign_or_404(code)
+    status = selectors.campaign_status(request.desk.resident, campaign)
+    if status.application is None:
+        return redirect("points_desk:apply", request.municipality.code, campaign.code)
+    return render(request, "points/desk/applied.html",
+                  _desk_context(request, campaign=campaign, application=status.application))  # fmt: skip

@@ -5,6 +5,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from madoguchi.conf.api import api
+from madoguchi.points import urls as points_urls
 from madoguchi.web.views import system
 
 urlpatterns = [
@@ -13,7 +14,13 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
     path("business/", include("madoguchi.identity.business_urls")),
+    path("points/", include("madoguchi.points.urls")),
     path("", include("madoguchi.web.urls")),
+    # After web.urls: importing it registers the `lgcode` converter this route uses.
+    path(
+        "<lgcode:municipality_code>/staff/desk/points/",
+        include((points_urls.desk_urlpatterns, points_urls.DESK_APP_NAME)),
+    ),
 ]
 
 handler400 = "madoguchi.web.views.system.bad_request"

@@ -90,8 +90,12 @@ def record(
     target: Any = None,
     municipality: Municipality | None = None,
     details: dict[str, Any] | None = None,
+    stream: str | None = None,
 ) -> AuditRecord:
-    """Append one record to the municipality's stream (or "platform") and return it.
+    """Append one record to the municipality's stream (or "platform", or the `stream` given) and return it.
+
+    High-volume writers that are not a municipality's (e.g. payment providers' API calls) pass a stream from
+    `sharded_stream`, so that their requests do not queue on one head row.
 
     Call it inside the caller's `transaction.atomic`: the stream's head row stays locked until that
     transaction ends, which is what keeps concurrent writers from forking the chain. Called outside a
@@ -107,7 +111,10 @@ def record(
         raise ValueError("audit details must not contain a My Number")
     who = actor_of(actor)
     target_type, target_id = _target(target)
-    stream = municipality.code if municipality is not None else PLATFORM_STREAM
+    if stream is None:
+        stream = municipality.code if municipality is not None else PLATFORM_STREAM
+    elif len(stream) > 16 or stream.isdigit():
+        raise ValueError("a custom stream name has at most 16 characters and is not a municipality code")
 
     with transaction.atomic():
         # Create the head once per stream; ON CONFLICT DO NOTHING makes concurrent first writers safe.
@@ -131,6 +138,13 @@ def record(
         entry = AuditRecord.objects.create(**row, prev_hash=prev_hash, hash=digest)
         AuditChainHead.objects.filter(pk=head.pk).update(seq=row["seq"], hash=digest)
     return entry
+
+
+def sharded_stream(prefix: str, key: str, shards: int = 16) -> str:
+    """A stream name `<prefix>.<n>` spreading one writer's records over `shards` chains by a stable hash of
+    `key`. Every chain is verified like any other; only the order across shards is not chained."""
+    n = int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "big") % shards
+    return f"{prefix}.{n:02d}"[:16]
 
 
 # --- Verification ------------------------------------------------------------------------------------------

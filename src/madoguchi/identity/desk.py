@@ -21,6 +21,8 @@ from madoguchi.core.models import Municipality
 from madoguchi.identity.models import DeskSession, Resident, User
 
 SESSION_KEY = "madoguchi_desk_session"
+# Session keys with this prefix belong to the resident being served and are dropped on "next resident".
+DESK_SCOPED_PREFIX = "madoguchi_desk_scoped:"
 # Refresh last_activity_at at most this often: one UPDATE per request would be wasteful at a busy desk.
 _TOUCH_EVERY = timedelta(seconds=15)
 
@@ -81,6 +83,9 @@ def desk_next(*, request) -> None:
     if desk is not None:
         _end(desk, DeskSession.EndReason.NEXT, request.user)
     request.session.pop(SESSION_KEY, None)
+    # Anything a programme kept in the session for the resident being served goes with them.
+    for key in [k for k in request.session.keys() if k.startswith(DESK_SCOPED_PREFIX)]:
+        request.session.pop(key, None)
     request.desk = None
 
 

@@ -431,6 +431,7 @@ def _transactions_record(provider: PaymentProvider, items: list, actor) -> list[
         if rows:
             audit.record(actor=actor or audit.Actor("provider", str(provider.pk), provider.code),
                          action="points.transactions_record", target=provider,
+                         stream=audit.sharded_stream(f"p{provider.pk}", rows[0][2]),
                          details={"items": len(items), "recorded": len(rows),
                                   "points": sum(changed.values())})  # fmt: skip
     return [r for r in results if r is not None]

@@ -24,16 +24,16 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from madoguchi.identity import desk
+from madoguchi.identity.decorators import DESK_ROLES, municipality_staff_required
 from madoguchi.points import selectors, services
 from madoguchi.points.forms import REFUNDS, ApplicationForm, ProviderUploadForm
 from madoguchi.points.models import Campaign
 from madoguchi.points.services import PointsError
-from madoguchi.web.views.desk import DESK_ROLES
-from madoguchi.web.views.staff import municipality_staff_required
 
 HISTORY_PER_PAGE = 20
 # The desk's entries between the form and the final submission, bound to one desk session and resident.
-PENDING_KEY = "madoguchi_points_desk_pending"
+PENDING_KEY = desk.DESK_SCOPED_PREFIX + "points_pending"  # dropped on "next resident"
 PENDING_MAX_AGE_SECONDS = 15 * 60
 
 
@@ -234,7 +234,7 @@ def provider_upload(request: HttpRequest) -> HttpResponse:
     for row in rows:
         result = answers.get(row.line)
         if result is None:
-            lines.append(writer.writerow([row.line, _csv_cell(row.id), "invalid", 0, "", row.problem]))
+            lines.append(writer.writerow([row.line, _csv_cell(row.id), "invalid", 0, 0, row.problem]))
         else:
             lines.append(
                 writer.writerow(
@@ -346,7 +346,8 @@ def desk_apply(request: HttpRequest, municipality_code: str, code: str) -> HttpR
         return redirect("points_desk:applied", request.municipality.code, campaign.code)
     if request.method == "POST":
         form = _application_form(campaign, request.POST)
-        if form.is_valid():
+        # Not open, or not reserved yet: the page says why instead of taking entries to the confirmation.
+        if status.can_apply and form.is_valid():
             request.session[PENDING_KEY] = {
                 "desk": request.desk.pk, "resident": request.desk.resident_id, "campaign": campaign.code,
                 "at": timezone.now().timestamp(), "data": form.pending_data(),
@@ -369,9 +370,11 @@ def desk_confirm(request: HttpRequest, municipality_code: str, code: str) -> Htt
     if pending is None:
         messages.warning(request, _("Fill in the application first."))
         return redirect(apply_url)
+    status = selectors.campaign_status(request.desk.resident, campaign)
+    if not status.can_apply:
+        return redirect(apply_url)  # which says why (applied already, not reserved, not open)
     form = _application_form(campaign, pending)
     if not form.is_valid():  # e.g. the service left the campaign meanwhile: back to the form, with the reason
-        status = selectors.campaign_status(request.desk.resident, campaign)
         return render(request, "points/desk/apply.html",
                       _desk_context(request, campaign=campaign, status=status, form=form))  # fmt: skip
     if request.method == "POST":
@@ -386,7 +389,6 @@ def desk_confirm(request: HttpRequest, municipality_code: str, code: str) -> Htt
             )
         except PointsError as exc:
             form.add_refusal(exc)
-            status = selectors.campaign_status(request.desk.resident, campaign)
             return render(request, "points/desk/apply.html",
                           _desk_context(request, campaign=campaign, status=status, form=form))  # fmt: skip
         return redirect("points_desk:applied", request.municipality.code, campaign.code)

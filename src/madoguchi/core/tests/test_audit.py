@@ -195,3 +195,13 @@ def test_concurrent_writers_do_not_fork_the_chain():
     )
     assert AuditChainHead.objects.get(stream=municipality.code).seq == total
     assert audit.verify() == (2 * total, [])
+
+
+def test_sharded_streams_are_chains_of_their_own():
+    names = {audit.sharded_stream("p7", f"tx{i}") for i in range(200)}
+    assert len(names) == 16 and all(n.startswith("p7.") for n in names)
+    for i in range(40):
+        audit.record(actor=None, action="test.sharded", stream=audit.sharded_stream("p7", f"tx{i}"))
+    assert audit.verify() == (40, [])
+    with pytest.raises(ValueError):
+        audit.record(actor=None, action="x", stream="131016")  # a municipality's stream is not for others

@@ -6,6 +6,8 @@ from datetime import timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.html import escape
@@ -23,7 +25,7 @@ from madoguchi.points.tests.conftest import make_resident, sandbox_account
 from madoguchi.points.views import PENDING_KEY
 
 # Until conf/urls.py includes the points URLs, the tests use a urlconf that adds them to the project's.
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("madoguchi.points.tests.urls_for_tests")]
+pytestmark = pytest.mark.django_db
 
 
 def apply_data(provider, account="acct-1", confirm=None, code="123", mode="charge", **extra):
@@ -306,6 +308,15 @@ def test_desk_pages_refuse_a_stale_page_or_no_resident(desk_client, campaign, pr
     assert not Application.objects.exists()
 
 
+def test_desk_cannot_reach_the_confirmation_before_the_reservation(desk_client, campaign, provider):
+    client, desk = desk_client, desk_client.desk
+    data = apply_data(provider, account="MP-7Q0O-1lI8", desk_session=desk.pk)
+    response = client.post(desk_url(client, "apply", campaign.code), data)
+    assert response.status_code == 200 and PENDING_KEY not in client.session
+    assert _shown("Reserve first (予約), then apply.", response.content.decode())
+    assert client.get(desk_url(client, "confirm", campaign.code)).status_code == 302
+
+
 def test_clerk_of_another_municipality_gets_403(client, two_municipalities, campaign):
     mine, other = two_municipalities
     outsider = StaffRoleFactory(municipality=other, role=SR.Role.DESK_CLERK).user
@@ -412,3 +423,29 @@ def test_campaigns_outside_every_window_are_not_listed(resident_client, campaign
     )  # fmt: skip
     page = resident_client.get(reverse("points:index"))
     assert page.context["statuses"] == []
+
+
+def test_list_pages_do_not_query_per_row(resident_client, campaign, provider):
+    client = resident_client
+    client.post(reverse("points:reserve", args=[campaign.code]))
+    client.post(reverse("points:apply", args=[campaign.code]), apply_data(provider))
+    charge(provider, "acct-1", 100, "q-0")
+
+    def queries(url):
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(url).status_code == 200
+        return len(captured)
+
+    index_one, mine_one = queries(reverse("points:index")), queries(reverse("points:mine"))
+    for n in range(1, 15):
+        charge(provider, "acct-1", 100, f"q-{n}")
+    for n in range(3):
+        extra = Campaign.objects.create(
+            code=f"extra-{n}", name=f"追加{n}", kind=Campaign.Kind.PREMIUM, rate_bp=2500, cap=5000,
+            modes=["charge"], budget=5000, application_starts_at=campaign.application_starts_at,
+            application_ends_at=campaign.application_ends_at, earning_starts_at=campaign.earning_starts_at,
+            earning_ends_at=campaign.earning_ends_at,
+        )  # fmt: skip
+        services.reservation_create(resident=client.resident, campaign=extra, actor=client.resident.user)
+    assert queries(reverse("points:index")) == index_one
+    assert queries(reverse("points:mine")) == mine_one

@@ -7,11 +7,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from madoguchi.identity import card_simulator, desk
-from madoguchi.identity.models import StaffRole
+from madoguchi.identity.decorators import DESK_ROLES, municipality_staff_required
 from madoguchi.identity.resident_services import SignInRefused
-from madoguchi.web.views.staff import municipality_staff_required
-
-DESK_ROLES = {StaffRole.Role.DESK_CLERK, StaffRole.Role.MUNICIPAL_ADMIN}
 
 
 def _current(request: HttpRequest):

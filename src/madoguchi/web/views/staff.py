@@ -7,13 +7,11 @@ identity.selectors: a clerk of one municipality gets 403 for every page of anoth
 import csv
 import io
 from base64 import b32encode
-from functools import wraps
 from urllib.parse import urlencode
 
 import segno
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
@@ -27,44 +25,12 @@ from django.views.decorators.cache import never_cache
 from madoguchi.core.selectors import audit_records_of
 from madoguchi.identity import selectors as staff_selectors
 from madoguchi.identity import staff_auth
+from madoguchi.identity.decorators import municipality_staff_required, verified_staff_required
 from madoguchi.identity.models import StaffRole
 from madoguchi.identity.staff_auth import StaffAuthenticationForm
 
 Role = StaffRole.Role
 AUDIT_ROLES = {Role.MUNICIPAL_ADMIN, Role.AUDITOR}
-
-
-def verified_staff_required(view):
-    """Signed in with password AND the TOTP code; otherwise to sign-in, then to the MFA step."""
-
-    @wraps(view)
-    @login_required
-    @never_cache
-    def wrapped(request: HttpRequest, *args, **kwargs):
-        if not request.user.is_verified():
-            return redirect(f"{reverse('web:staff_mfa')}?{urlencode({'next': request.get_full_path()})}")
-        return view(request, *args, **kwargs)
-
-    return wrapped
-
-
-def municipality_staff_required(roles=staff_selectors.ALL_MUNICIPAL_ROLES):
-    """Require a verified staff member holding one of `roles` in the URL's municipality; 403 otherwise."""
-
-    def decorator(view):
-        @wraps(view)
-        @verified_staff_required
-        def wrapped(request: HttpRequest, *args, **kwargs):
-            if not staff_selectors.staff_access(request.user, request.municipality, roles):
-                raise PermissionDenied(
-                    _("You do not hold a staff role in %(name)s that allows this.")
-                    % {"name": request.municipality.full_name}
-                )
-            return view(request, *args, **kwargs)
-
-        return wrapped
-
-    return decorator
 
 
 class StaffLoginView(auth_views.LoginView):

@@ -3,10 +3,15 @@
 from datetime import datetime
 from typing import Literal
 
+from django.utils.translation import gettext as _
 from ninja import Body, Field, Router, Schema, Status
 from ninja.security import HttpBearer
 
+from madoguchi.identity.api_auth import VerifiedStaffSession
+from madoguchi.identity.models import Resident
+from madoguchi.identity.selectors import is_platform_operator
 from madoguchi.points import services
+from madoguchi.points.models import Campaign
 
 router = Router(tags=["マイナポイント: payment providers"])
 
@@ -69,3 +74,34 @@ def refunds(request, items: list[dict] = Body(...)):  # noqa: B008
     except services.PointsError as exc:
         return Status(422, {"code": exc.code, "message": exc.message})
     return Status(200, {"items": [r.as_dict() for r in results]})
+
+
+class FixedGrantIn(Schema):
+    campaign: str = Field(description="code of a fixed-grant campaign, e.g. mynapoint-2022-insurance")
+    mykey_id: str = Field(min_length=8, max_length=8)
+    reference: str = Field(min_length=1, max_length=50, description="the qualifying action's own reference")
+
+
+class FixedGrantOut(Schema):
+    campaign: str
+    points: int
+    remaining: int
+
+
+@router.post("/fixed-grants", auth=VerifiedStaffSession(), response={200: FixedGrantOut, 403: ErrorOut, 422: ErrorOut},
+             summary="Record a qualifying action of a fixed-grant campaign (platform operators)")  # fmt: skip
+def fixed_grant(request, payload: FixedGrantIn):
+    if not is_platform_operator(request.user):
+        return Status(
+            403, {"code": "forbidden", "message": _("Only platform operators record fixed grants.")}
+        )
+    campaign = Campaign.objects.filter(code=payload.campaign).first()
+    resident = Resident.objects.filter(mykey_id=payload.mykey_id).first()
+    if campaign is None or resident is None:
+        return Status(422, {"code": "unknown", "message": _("Unknown campaign or MyKey ID.")})
+    try:
+        row = services.fixed_grant_record(campaign=campaign, resident=resident, reference=payload.reference,
+                                          actor=request.user)  # fmt: skip
+    except services.PointsError as exc:
+        return Status(422, {"code": exc.code, "message": exc.message})
+    return Status(200, {"campaign": campaign.code, "points": row.points, "remaining": row.remaining})

@@ -5,6 +5,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from madoguchi.conf.api import api
+from madoguchi.points import ops_urls as points_ops_urls
 from madoguchi.points import urls as points_urls
 from madoguchi.web.views import system
 
@@ -15,11 +16,17 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("business/", include("madoguchi.identity.business_urls")),
     path("points/", include("madoguchi.points.urls")),
+    # Back office under a "staff/" segment, so that ZoneMiddleware keeps it out of the Internet zone.
+    path("staff/points/", include("madoguchi.points.ops_urls")),
     path("", include("madoguchi.web.urls")),
     # After web.urls: importing it registers the `lgcode` converter this route uses.
     path(
         "<lgcode:municipality_code>/staff/desk/points/",
         include((points_urls.desk_urlpatterns, points_urls.DESK_APP_NAME)),
+    ),
+    path(
+        "<lgcode:municipality_code>/staff/points/",
+        include((points_ops_urls.municipal_urlpatterns, points_ops_urls.MUNICIPAL_APP_NAME)),
     ),
 ]
 

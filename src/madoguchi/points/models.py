@@ -233,3 +233,114 @@ class ProviderTransaction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider_id}:{self.kind}:{self.external_id}"
+
+
+# --- Settlement (精算) --------------------------------------------------------------------------------------
+class Statement(models.Model):
+    """What the State owes a payment provider (or the provider owes back) for one campaign and one period.
+
+    - estimate (概算払い): one per month; covers the ledger rows recorded up to that month not yet settled.
+    - final (精算払い): one per campaign after earning ends; the whole campaign against the estimates paid.
+    - repayment (返還): late rows after the final settlement (a refund after settlement is repaid).
+
+    Which ledger rows a statement settled is recorded in StatementEntry, one row per ledger row, ever: that is
+    what keeps a row from being counted twice or missed, whatever order rows commit in. The figures are
+    provisional while draft and frozen (with their entries) when the statement is claimed.
+    `amount_due` > 0: the State pays the provider; < 0: the provider repays the State. All integer yen.
+    """
+
+    class Kind(models.TextChoices):
+        ESTIMATE = "estimate", _("estimate payment (概算払い)")
+        FINAL = "final", _("final settlement (精算払い)")
+        REPAYMENT = "repayment", _("repayment (返還)")
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("draft")
+        CLAIMED = "claimed", _("claimed")
+        APPROVED = "approved", _("approved")
+        PAID = "paid", _("paid")
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="statements")
+    provider = models.ForeignKey(PaymentProvider, on_delete=models.PROTECT, related_name="statements")
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    # YYYYMM: for an estimate the month it settles; for a final or repayment the month it was drawn up in.
+    month = models.PositiveIntegerField(_("month"))
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.DRAFT)
+    granted_points = models.BigIntegerField(_("points granted"), default=0)
+    granted_rows = models.PositiveIntegerField(default=0)
+    clawed_back_points = models.BigIntegerField(_("points clawed back"), default=0)
+    clawed_back_rows = models.PositiveIntegerField(default=0)
+    # Clawbacks of grants that an earlier statement already claimed: money to be repaid.
+    repayment_points = models.BigIntegerField(_("repayments of settled points"), default=0)
+    repayment_rows = models.PositiveIntegerField(default=0)
+    net_points = models.BigIntegerField(_("net"), default=0)
+    # Final settlement only: every month's net, and what the estimates already paid.
+    total_net_points = models.BigIntegerField(_("net of the whole campaign"), default=0)
+    estimates_paid_points = models.BigIntegerField(_("estimates paid"), default=0)
+    amount_due = models.BigIntegerField(_("amount due (yen)"), default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    computed_at = models.DateTimeField()
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    claimed_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    claimed_by_label = models.CharField(max_length=150, blank=True)
+    approved_at = models.DateTimeField(null=True, blank=True)
+    approved_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    paid_at = models.DateTimeField(null=True, blank=True)
+    paid_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+
+    class Meta:
+        ordering = ["-month", "provider_id", "kind"]
+        verbose_name = _("settlement statement")
+        verbose_name_plural = _("settlement statements")
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "provider", "kind", "month"], name="statement_once"),
+            models.UniqueConstraint(
+                fields=["campaign", "provider"], condition=Q(kind="final"), name="statement_one_final"
+            ),
+            models.CheckConstraint(
+                condition=Q(net_points=F("granted_points") - F("clawed_back_points") - F("repayment_points")),
+                name="statement_net_adds_up",
+            ),
+            models.CheckConstraint(
+                condition=Q(granted_points__gte=0, clawed_back_points__gte=0, repayment_points__gte=0),
+                name="statement_lines_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(month__gte=190001, month__lte=999912), name="statement_month_yyyymm"
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "month"], name="statement_status_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.provider_id}:{self.campaign_id}:{self.kind}:{self.month}"
+
+    @property
+    def frozen(self) -> bool:
+        return self.status != self.Status.DRAFT
+
+    @property
+    def period(self) -> str:
+        """The month as YYYY-MM."""
+        return f"{self.month // 100:04d}-{self.month % 100:02d}"
+
+
+class StatementEntry(models.Model):
+    """One ledger row settled by one statement. The ledger row is the primary key: settled once, ever."""
+
+    class Line(models.TextChoices):
+        GRANT = "grant", _("grant")
+        CLAWBACK = "clawback", _("clawback")
+        REPAYMENT = "repayment", _("repayment")
+
+    ledger = models.OneToOneField(
+        ProviderTransaction, on_delete=models.PROTECT, primary_key=True, related_name="settlement"
+    )
+    statement = models.ForeignKey(Statement, on_delete=models.PROTECT, related_name="entries")
+    line = models.CharField(max_length=10, choices=Line.choices)
+
+    class Meta:
+        verbose_name = _("settled ledger row")
+        verbose_name_plural = _("settled ledger rows")
+
+    def __str__(self) -> str:
+        return f"{self.ledger_id}→{self.statement_id}"

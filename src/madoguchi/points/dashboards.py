@@ -338,7 +338,7 @@ def services_table(campaign: Campaign | None = None, **_kwargs) -> Table:
     title = _("Applications by payment service")
     return Table(
         "services", title,
-        [Column(_("Payment service"), False), Column(_("Code"), False), Column(_("Applications"))],
+        [Column(_("Payment service"), False), Column(_("Service code"), False), Column(_("Applications"))],
         rows,
         bar_chart(chart_id="chart-services", title=title, groups=[(r[0], [r[2]]) for r in rows],
                   series=[_("Applications")]),
@@ -499,7 +499,7 @@ def municipal_services_table(municipality: Municipality, campaign: Campaign | No
     title = _("Applications by payment service and mode")
     return Table(
         "services", title,
-        [Column(_("Payment service"), False), Column(_("Code"), False), *(Column(m.label) for m in modes),
+        [Column(_("Payment service"), False), Column(_("Service code"), False), *(Column(m.label) for m in modes),
          Column(_("Total"))],
         rows,
         bar_chart(chart_id="chart-municipal-services", title=title,

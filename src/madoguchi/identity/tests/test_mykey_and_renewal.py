@@ -167,3 +167,18 @@ def test_signature_verification_api_returns_the_signers_basic_information(client
     refused = client.post("/api/v1/resident/me/signatures/verify", payload, content_type="application/json",
                           headers=headers)  # fmt: skip
     assert refused.status_code == 422 and refused.json()["code"] == "digest_mismatch"
+
+
+def test_import_renewals_command(jpki, tmp_path, capsys):
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    _new, csv_text = _renew(jpki, "suzuki", tmp_path)
+    path = tmp_path / "linkage.csv"
+    path.write_text(csv_text, encoding="utf-8")
+    call_command("import_renewals", str(path), "--source", "J-LIS 2026-11")
+    assert "2 rows: 2 new links" in capsys.readouterr().out
+    bad = tmp_path / "bad.csv"
+    bad.write_text("kind,issuer,old_serial,new_serial\ncard,CN=x,1,2\n", encoding="utf-8")
+    with pytest.raises(CommandError):
+        call_command("import_renewals", str(bad))

@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "madoguchi.identity",
     "madoguchi.web",
     "madoguchi.points",
+    "madoguchi.security",
     "madoguchi.identity.admin_site.MadoguchiAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",

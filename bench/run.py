@@ -5,7 +5,13 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["audit_streams.py", "points_calc.py", "points_ingest.py", "points_online.py"]
+BENCHMARKS = [
+    "audit_streams.py",
+    "points_calc.py",
+    "points_ingest.py",
+    "points_online.py",
+    "points_launch.py",
+]
 
 if __name__ == "__main__":
     failed = 0

@@ -1,0 +1,205 @@
+"""Launch rush: many residents applying at once, every one twice (a double click, a retry), each application
+confirmed by the provider over HTTP (the sandbox provider served by gunicorn on loopback), on PostgreSQL.
+
+Measures accepted applications per second and proves zero duplicates: the database's UNIQUE constraints
+must turn every second attempt into a refusal. Beside it, in the same run, the same number of bare
+INSERTs into the application table from the same processes — what the database alone costs.
+Target (issue 4): >= 500 applications/s sustained with zero duplicates.
+
+    .venv/bin/python bench/points_launch.py [--residents 4000] [--processes 8] [--workers 4]
+"""
+
+import argparse
+import http.client
+import json
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+PORT = 8792
+
+
+def django_setup(url: str) -> None:
+    os.environ["DATABASE_URL"] = url
+    os.environ["VAULT_DATABASE_URL"] = url + "_vault"
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "madoguchi.conf.settings")
+    os.environ["LOG_LEVEL"] = "WARNING"
+    import django
+
+    django.setup()
+
+
+def prepare(residents: int) -> None:
+    from datetime import timedelta
+
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from madoguchi.identity.models import Resident, User
+    from madoguchi.points.models import Campaign, PaymentProvider, Reservation
+    from madoguchi.sandboxpay.models import SandboxAccount
+
+    call_command("migrate", verbosity=0)
+    now = timezone.now()
+    provider = PaymentProvider.objects.create(
+        code="bench", name="bench", type="qr", modes=["charge"], callback_secret="bench-secret",  # noqa: S106
+        callback_url=f"http://127.0.0.1:{PORT}/sandbox-pay/bench/confirm",
+    )  # fmt: skip
+    campaign = Campaign.objects.create(
+        code="bench", name="bench", kind="premium", rate_bp=2500, cap=5000, modes=["charge"],
+        budget=5000 * residents * 2, reservations=residents,
+        reservation_starts_at=now - timedelta(days=1), reservation_ends_at=now + timedelta(days=1),
+        application_starts_at=now - timedelta(days=1), application_ends_at=now + timedelta(days=1),
+        earning_starts_at=now - timedelta(days=1), earning_ends_at=now + timedelta(days=1),
+    )  # fmt: skip
+    campaign.providers.add(provider)
+    users = User.objects.bulk_create(
+        [User(username=f"r{i}", password="!") for i in range(residents)],  # noqa: S106  (unusable)
+        batch_size=5000,
+    )
+    people = Resident.objects.bulk_create(
+        [Resident(user=u, mykey_id=f"B{i:07d}") for i, u in enumerate(users)], batch_size=5000
+    )
+    Reservation.objects.bulk_create(
+        [Reservation(campaign=campaign, resident=r) for r in people], batch_size=5000
+    )
+    SandboxAccount.objects.bulk_create(
+        [
+            SandboxAccount(provider_code="bench", account=f"acct{i}", security_code="123")
+            for i in range(residents)
+        ],
+        batch_size=5000,
+    )
+
+
+def apply_all(args) -> dict:
+    url, indices = args
+    django_setup(url)
+    from django.db import connections
+
+    from madoguchi.identity.models import Resident
+    from madoguchi.points import services
+    from madoguchi.points.models import Campaign, PaymentProvider
+
+    campaign = Campaign.objects.get(code="bench")
+    provider = PaymentProvider.objects.get(code="bench")
+    outcome: dict[str, int] = {}
+    for i in indices:
+        resident = Resident.objects.get(mykey_id=f"B{i:07d}")
+        request = services.ApplicationRequest(provider, "charge", f"acct{i}", f"acct{i}", "123")
+        try:
+            services.application_submit(resident=resident, campaign=campaign, request=request, actor=None)
+            outcome["accepted"] = outcome.get("accepted", 0) + 1
+        except services.PointsError as exc:
+            outcome[exc.code] = outcome.get(exc.code, 0) + 1
+    connections.close_all()
+    return outcome
+
+
+def bare_inserts(args) -> None:
+    url, indices = args
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        for i in indices:
+            conn.execute("INSERT INTO bench_apps (resident, account) VALUES (%s, %s)", (i, f"acct{i}"))
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--residents", type=int, default=4000)
+    parser.add_argument("--processes", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=4)
+    args = parser.parse_args()
+    import psycopg
+
+    base = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432")
+    name = f"madoguchi_bench_launch_{os.getpid()}"
+    url = f"{base}/{name}"
+    with psycopg.connect(base + "/postgres", autocommit=True) as conn:
+        for db in (name, name + "_vault"):
+            conn.execute(f'CREATE DATABASE "{db}"')
+    server = None
+    try:
+        django_setup(url)
+        prepare(args.residents)
+        from django.db import connections
+
+        connections.close_all()
+        env = {**os.environ, "DEBUG": "false", "ALLOWED_HOSTS": "127.0.0.1,localhost", "LOG_LEVEL": "WARNING",
+               "PYTHONPATH": str(ROOT / "src"), "DATABASE_CONN_MAX_AGE": "600"}  # fmt: skip
+        server = subprocess.Popen(  # noqa: S603
+            [sys.executable, "-m", "gunicorn", "madoguchi.conf.wsgi:application", "-b", f"127.0.0.1:{PORT}",
+             "-w", str(args.workers), "--log-level", "warning"], env=env, start_new_session=True)  # fmt: skip
+        for _ in range(100):
+            try:
+                http.client.HTTPConnection("127.0.0.1", PORT, timeout=1).request("GET", "/healthz")
+                break
+            except OSError:
+                time.sleep(0.2)
+        # Every resident twice, the two attempts in different processes at about the same time.
+        order = list(range(args.residents))
+        chunks = [order[k :: args.processes] for k in range(args.processes)]
+        twice = chunks + [list(reversed(c)) for c in chunks[1:] + chunks[:1]]
+        ctx = multiprocessing.get_context("spawn")
+        with ctx.Pool(len(twice)) as pool:
+            started = time.monotonic()
+            outcomes = pool.map(apply_all, [(url, c) for c in twice])
+            elapsed = time.monotonic() - started
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(
+                "CREATE TABLE bench_apps (id bigserial primary key, resident bigint unique, account text)"
+            )
+        with ctx.Pool(args.processes) as pool:
+            started = time.monotonic()
+            pool.map(bare_inserts, [(url, c) for c in chunks])
+            insert_seconds = time.monotonic() - started
+        with psycopg.connect(url, autocommit=True) as conn:
+            stored = conn.execute("SELECT count(*), count(DISTINCT resident_id), count(DISTINCT service_account) "
+                                  "FROM points_application").fetchone()  # fmt: skip
+            reserved = conn.execute(
+                "SELECT reserved_budget FROM points_campaign WHERE code = 'bench'"
+            ).fetchone()[0]
+    finally:
+        if server is not None:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=20)
+        from django.db import connections
+
+        connections.close_all()
+        with psycopg.connect(base + "/postgres", autocommit=True) as conn:
+            for db in (name, name + "_vault"):
+                conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+    totals: dict[str, int] = {}
+    for outcome in outcomes:
+        for key, n in outcome.items():
+            totals[key] = totals.get(key, 0) + n
+    result = {
+        "benchmark": "points_launch",
+        "residents": args.residents,
+        "attempts": 2 * args.residents,
+        "processes": len(twice),
+        "gunicorn_workers_for_the_provider_callback": args.workers,
+        "seconds": round(elapsed, 2),
+        "outcomes": totals,
+        "accepted_per_second": round(totals.get("accepted", 0) / elapsed, 1),
+        "attempts_per_second": round(2 * args.residents / elapsed, 1),
+        "bare_insert_per_second": round(args.residents / insert_seconds, 1),
+        "applications_stored": stored[0],
+        "distinct_residents": stored[1],
+        "distinct_accounts": stored[2],
+        "duplicates": stored[0] - stored[1],
+        "reserved_budget_matches": reserved == 5000 * stored[0],
+    }
+    print(json.dumps(result, indent=2))
+    (ROOT / "bench" / "results" / "points_launch.json").write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "madoguchi.web",
     "madoguchi.points",
     "madoguchi.security",
+    "madoguchi.privacy",
     "madoguchi.identity.admin_site.MadoguchiAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",

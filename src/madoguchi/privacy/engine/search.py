@@ -1,0 +1,460 @@
+"""Searching the generalization lattice for the best full-domain transformation.
+
+The optimum is the node that minimises the objective among all nodes satisfying the privacy model, ties
+broken by the lowest level sum, then by the level vector in lexicographic (column) order. Three searches:
+
+`optimal` (the product).
+  For the additive objectives (entropy, loss, precision; see `metrics.py`) the objective of every node is
+  known up front, so nodes are visited **best first** — in the order of the tie-broken key (objectives within
+  a relative 1e-9 count as equal, `metrics.tie_ranks`) — and the first one that satisfies the model is the
+  optimum by definition. What makes this fast is that most nodes before the optimum are never evaluated:
+  - **Pruning by monotonicity** (see `models.py`): if a node fails, every node below it fails; if it
+    satisfies, every node above it does. Failures are marked on the whole down-set at once; satisfied nodes
+    are kept in a `NodeList` and "is a satisfied node below this one?" is asked when a node comes up. The
+    classes of a satisfied node are not even built (nothing above it will be evaluated to need them).
+  - **Climbing**: almost every node visited before the optimum fails, so for an unresolved node n the search
+    first looks for a failing node *above* n — joining in the next few unresolved nodes of the visiting
+    order, then, for each quasi-identifier in turn (cheapest first), a binary search for the highest level
+    that still fails — and marks the down-set of the maximal failing node it reaches. Nodes higher up have
+    fewer classes, so they cost less to evaluate than n itself; n is evaluated only if nothing above it
+    fails (in practice: at the optimum).
+  - **Roll-up**: each evaluated node's classes are grouped from the cached snapshot with the fewest classes
+    among the nodes below it (`lattice.group`, `lattice.SnapshotCache`); the rows are read once, for the
+    bottom node.
+  For entropy ℓ-diversity and t-closeness with a suppression limit, which are not monotone, failures are
+  inferred only from the monotone relaxation (k, distinct ℓ), satisfaction only from "satisfied with no
+  suppression", and a node is evaluated before any climb; every other node is still tested exactly, so the
+  result is still the optimum, with less pruning.
+  For the class-based objectives (discernibility, AECS) nothing is known before the classes are, so every
+  node is evaluated bottom-up with roll-up; with no suppression allowed, a satisfied node also ends the
+  search above it (those objectives only grow upwards then).
+
+`plain` (the baseline and the test oracle): evaluates every node from the rows, keeps the best.
+
+`heuristic` (lattices above `HEURISTIC_NODE_THRESHOLD` nodes, used automatically): greedy bottom-up. From the
+  bottom, move to the direct generalization with the fewest records failing the (relaxed) model, ties by the
+  objective, until a generalization satisfies the model; take the best satisfying one of that step, then walk
+  down one level at a time while a lower node still satisfies and has a better key. Not guaranteed optimal:
+  the result says `optimal=False`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import AnonymizationError, NoSolutionError
+from .lattice import (
+    Classes,
+    LatticeMasks,
+    NodeList,
+    Problem,
+    SnapshotCache,
+    group,
+    lattice_nodes,
+    node_index,
+    row_classes,
+    successors,
+)
+from .metrics import ADDITIVE, METRICS, AdditiveMetric, class_metric, tie_ranks
+from .models import Evaluator
+
+#: Above this many nodes the automatic search is the heuristic one (enumerating and ordering a lattice of a
+#: million nodes takes well under a second; beyond it, time and memory grow with the lattice, not the data).
+HEURISTIC_NODE_THRESHOLD = 1_000_000
+
+Progress = Callable[[int, int], None]
+
+# Node status in the optimal search. _FAIL: fails, and so does every node below it (inferred from the
+# monotone predicate); _FAIL_ALONE: this node fails the model but the monotone relaxation holds, so nothing
+# follows for other nodes (only with non-monotone models); _SAT: satisfies the model.
+_UNKNOWN, _FAIL, _SAT, _FAIL_ALONE = 0, 1, 2, 3
+# How many unresolved nodes ahead in the visiting order a climb tries to join in (see `climb`). On Adult, 4
+# cut evaluations by about a third against none; 8 to 32 did not help further.
+_LOOKAHEAD = 4
+
+
+@dataclass(frozen=True)
+class SearchOutcome:
+    levels: tuple[int, ...]
+    method: str  # "optimal" | "plain" | "heuristic"
+    optimal: bool
+    objective: float
+    nodes_total: int
+    nodes_evaluated: int  # nodes whose equivalence classes were computed
+    seconds: float
+
+
+class _Context:
+    def __init__(
+        self, problem: Problem, evaluator: Evaluator, progress: Progress | None, roll_up: bool = True
+    ) -> None:
+        self.problem = problem
+        self.roll_up = roll_up
+        self.evaluator = evaluator
+        self.progress = progress
+        self.evaluated = 0
+        self.total = problem.n_nodes
+        self.heights = problem.heights
+        bottom_levels = tuple(0 for _ in self.heights)
+        self.rows = row_classes(problem)
+        self.bottom = group(problem, self.rows, bottom_levels)
+        self.cache = SnapshotCache(self.bottom, self.heights)
+        self._count()
+
+    def _count(self) -> None:
+        self.evaluated += 1
+        if self.progress is not None:
+            self.progress(self.evaluated, self.total)
+
+    def classes(
+        self,
+        levels: tuple[int, ...],
+        source: Classes | None = None,
+        keep_codes: Callable[[Classes], bool] | None = None,
+    ) -> Classes:
+        if levels == self.bottom.levels:
+            return self.bottom
+        if not self.roll_up:  # the ablation for benchmarks: every node from the rows
+            snap = group(self.problem, self.rows, levels, keep_codes=keep_codes)
+            self._count()
+            return snap
+        if source is None:
+            source = self.cache.best_source(levels)
+        snap = group(self.problem, source, levels, keep_codes=keep_codes)
+        self.cache.add(snap)
+        self._count()
+        return snap
+
+
+def _check_metric(metric: str) -> None:
+    if metric not in METRICS:
+        raise AnonymizationError(
+            f"評価指標「{metric}」は使えません（{', '.join(METRICS)}）",
+            f"unknown metric {metric!r} (use {', '.join(METRICS)})",
+        )
+
+
+def find_transformation(
+    problem: Problem,
+    evaluator: Evaluator,
+    metric: str = "entropy",
+    *,
+    method: str = "auto",
+    heuristic_threshold: int = HEURISTIC_NODE_THRESHOLD,
+    progress: Progress | None = None,
+) -> SearchOutcome:
+    """Find the transformation. Raises NoSolutionError when no node satisfies the model."""
+    _check_metric(metric)
+    if method == "auto":
+        method = "heuristic" if problem.n_nodes > heuristic_threshold else "optimal"
+    if method == "optimal":
+        return optimal_search(problem, evaluator, metric, progress=progress)
+    if method == "plain":
+        return plain_search(problem, evaluator, metric, progress=progress)
+    if method == "heuristic":
+        return heuristic_search(problem, evaluator, metric, progress=progress)
+    raise AnonymizationError(f"探索方法「{method}」は使えません", f"unknown search method {method!r}")
+
+
+def _no_solution(evaluator: Evaluator) -> NoSolutionError:
+    return NoSolutionError(
+        f"どの一般化でもプライバシーモデル（{evaluator.model.describe()}）を満たせません。"
+        "k・ℓ・t を緩めるか抑制率を上げてください",
+        f"no generalization satisfies the privacy model ({evaluator.model.describe()}); "
+        "relax k, ℓ or t, or allow more suppression",
+    )
+
+
+# --- optimal -------------------------------------------------------------------------------------------------
+def optimal_search(
+    problem: Problem,
+    evaluator: Evaluator,
+    metric: str = "entropy",
+    *,
+    progress: Progress | None = None,
+    roll_up: bool = True,
+) -> SearchOutcome:
+    """The optimum (see the module docstring). `roll_up=False` evaluates every visited node from the rows
+    instead: the same answer, slower; it exists to measure what roll-up buys."""
+    _check_metric(metric)
+    started = time.perf_counter()
+    if metric not in ADDITIVE:
+        return _optimal_class_based(problem, evaluator, metric, progress, started, roll_up)
+    ctx = _Context(problem, evaluator, progress, roll_up)
+    heights = ctx.heights
+    nodes = lattice_nodes(heights)
+    additive = AdditiveMetric(problem, metric)
+    objective = additive.value(nodes)
+    level_sum = nodes.sum(axis=1, dtype=np.int64)
+    order = np.lexsort((np.arange(nodes.shape[0]), level_sum, tie_ranks(objective)))
+    status = np.zeros(nodes.shape[0], dtype=np.int8)
+    masks = LatticeMasks(nodes, heights)
+    # Nodes whose whole up-set satisfies: asked "is some satisfied node below this one" on demand, which is
+    # cheaper than marking each up-set in `status` (most of those nodes are never visited).
+    satisfied_below = NodeList(heights)
+    # Climb the cheapest quasi-identifiers first: the maximal failing node then sits high in the dimensions
+    # along which low-objective nodes spread, so its down-set covers more of the nodes still to visit.
+    span = [float(t[-1] - t[0]) for t in additive.tables]
+    climb_order = sorted(range(len(heights)), key=lambda q: (span[q], q))
+    monotone = evaluator.monotone
+
+    def keep_codes(snap: Classes) -> bool:
+        # With a monotone model, everything above a satisfied node is marked satisfied and never evaluated, so
+        # a satisfied node's classes would never be rolled up from: skip building them.
+        return not monotone or not evaluator.satisfied(snap.counts, snap.hist)
+
+    def judge(snap: Classes) -> tuple[bool, bool]:
+        """(satisfies the model, fails the monotone predicate used to infer failures); records the status."""
+        fail = evaluator.failing(snap.counts, snap.hist)
+        suppressed = int(snap.counts[fail].sum())
+        here = node_index(snap.levels, heights)
+        if suppressed <= evaluator.max_suppressed:
+            status[here] = _SAT
+            if monotone or suppressed == 0:
+                satisfied_below.append(snap.levels)
+            return True, False
+        if monotone or not evaluator.satisfied(snap.counts, snap.hist, relaxed=True):
+            status[here] = _FAIL
+            return False, True
+        status[here] = _FAIL_ALONE
+        return False, False
+
+    def known(i: int, levels: tuple[int, ...]) -> int:
+        st = status[i]
+        if st == _UNKNOWN and satisfied_below.any_below(levels):
+            st = status[i] = _SAT
+        return int(st)
+
+    def fails_monotone(levels: tuple[int, ...]) -> bool:
+        """Whether the node fails the monotone predicate, from its status or by evaluating it."""
+        st = known(node_index(levels, heights), levels)
+        if st != _UNKNOWN:
+            return st == _FAIL
+        sat, fails = judge(ctx.classes(levels, keep_codes=keep_codes))
+        return fails and not sat
+
+    def next_unresolved(pos: int) -> list[int]:
+        """The next `_LOOKAHEAD` nodes after position `pos` of the visiting order whose status is unknown
+        (scanned in vector chunks: late in a search most nodes ahead are already resolved)."""
+        found: list[int] = []
+        start = pos + 1
+        while len(found) < _LOOKAHEAD and start < order.shape[0]:
+            chunk = order[start : start + 512]
+            found.extend(int(j) for j in chunk[status[chunk] == _UNKNOWN][: _LOOKAHEAD - len(found)])
+            start += 512
+        return found
+
+    def climb(levels: tuple[int, ...], evaluated: bool, pos: int) -> None:
+        """Go up from a node to a maximal node that fails the monotone predicate and mark its down-set. First
+        join in the next few unresolved nodes of the visiting order (each join that still fails covers a node
+        the loop would otherwise evaluate), then raise one quasi-identifier at a time as far as it still fails
+        (binary search: along a chain the predicate switches once).
+
+        `evaluated`: the node itself was evaluated and failed. If not, every failing node found above it proves
+        it fails too, and those higher nodes have fewer classes, so they cost less than the node itself; if
+        nothing above it fails, it stays unresolved. Each evaluation rolls up from the best cached snapshot."""
+        cur = list(levels)
+        for j in next_unresolved(pos):
+            nj = nodes[j]
+            if all(int(a) <= b for a, b in zip(nj, cur, strict=True)):
+                continue
+            cand = tuple(max(int(a), b) for a, b in zip(nj, cur, strict=True))
+            if fails_monotone(cand):
+                cur = list(cand)
+        for q in climb_order:
+            lo, hi = cur[q], heights[q]
+            while lo < hi:
+                mid = (lo + hi + 1) // 2
+                if fails_monotone(tuple(cur[:q] + [mid] + cur[q + 1 :])):
+                    lo = mid
+                else:
+                    hi = mid - 1
+            cur[q] = lo
+        if evaluated or cur != list(levels):
+            status[masks.down(tuple(cur))] = _FAIL
+
+    for pos, i in enumerate(order):
+        st = status[i]
+        if st == _FAIL or st == _FAIL_ALONE:
+            continue
+        levels = tuple(int(x) for x in nodes[i])
+        st = known(int(i), levels)
+        if st == _UNKNOWN and monotone:
+            # Nearly every node visited before the optimum fails: look for a failing node above it first.
+            climb(levels, False, pos)
+            st = status[i]
+        if st == _UNKNOWN:
+            snap = ctx.classes(levels)
+            sat, infer_fail = judge(snap)
+            if not sat:
+                if infer_fail and not monotone:
+                    climb(levels, True, pos)
+                continue
+        elif st != _SAT:
+            continue
+        return SearchOutcome(
+            levels=levels,
+            method="optimal",
+            optimal=True,
+            objective=float(objective[i]),
+            nodes_total=ctx.total,
+            nodes_evaluated=ctx.evaluated,
+            seconds=time.perf_counter() - started,
+        )
+    raise _no_solution(evaluator)
+
+
+def _optimal_class_based(
+    problem: Problem,
+    evaluator: Evaluator,
+    metric: str,
+    progress: Progress | None,
+    started: float,
+    roll_up: bool,
+) -> SearchOutcome:
+    ctx = _Context(problem, evaluator, progress, roll_up)
+    heights = ctx.heights
+    nodes = lattice_nodes(heights)
+    level_sum = nodes.sum(axis=1, dtype=np.int64)
+    order = np.lexsort((np.arange(nodes.shape[0]), level_sum))
+    pruned = np.zeros(nodes.shape[0], dtype=bool)
+    masks = LatticeMasks(nodes, heights)
+    prune_above = evaluator.max_suppressed == 0  # see the module docstring
+    best: tuple[float, int, int] | None = None
+    for i in order:
+        if pruned[i]:
+            continue
+        levels = tuple(int(x) for x in nodes[i])
+        snap = ctx.classes(levels)
+        fail = evaluator.failing(snap.counts, snap.hist)
+        if int(snap.counts[fail].sum()) > evaluator.max_suppressed:
+            continue
+        key = (class_metric(metric, snap.counts, fail, problem.n_rows), int(level_sum[i]), int(i))
+        if best is None or key < best:
+            best = key
+        if prune_above:
+            pruned |= masks.up(levels)
+    if best is None:
+        raise _no_solution(evaluator)
+    return SearchOutcome(
+        levels=tuple(int(x) for x in nodes[best[2]]),
+        method="optimal",
+        optimal=True,
+        objective=best[0],
+        nodes_total=ctx.total,
+        nodes_evaluated=ctx.evaluated,
+        seconds=time.perf_counter() - started,
+    )
+
+
+# --- plain ---------------------------------------------------------------------------------------------------
+def plain_search(
+    problem: Problem, evaluator: Evaluator, metric: str = "entropy", *, progress: Progress | None = None
+) -> SearchOutcome:
+    """Evaluate every node of the lattice from the rows (no pruning, no roll-up) and keep the best."""
+    _check_metric(metric)
+    started = time.perf_counter()
+    nodes = lattice_nodes(problem.heights)
+    objective = AdditiveMetric(problem, metric).value(nodes) if metric in ADDITIVE else None
+    ranks = tie_ranks(objective) if objective is not None else None
+    rows = row_classes(problem)
+    best: tuple[float, int, int] | None = None
+    best_value = 0.0
+    for i in range(nodes.shape[0]):
+        levels = tuple(int(x) for x in nodes[i])
+        snap = group(problem, rows, levels)
+        if progress is not None:
+            progress(i + 1, nodes.shape[0])
+        fail = evaluator.failing(snap.counts, snap.hist)
+        if int(snap.counts[fail].sum()) > evaluator.max_suppressed:
+            continue
+        value = (
+            float(objective[i])
+            if objective is not None
+            else class_metric(metric, snap.counts, fail, problem.n_rows)
+        )
+        key = (float(ranks[i]) if ranks is not None else value, sum(levels), i)
+        if best is None or key < best:
+            best, best_value = key, value
+    if best is None:
+        raise _no_solution(evaluator)
+    return SearchOutcome(
+        levels=tuple(int(x) for x in nodes[best[2]]),
+        method="plain",
+        optimal=True,
+        objective=best_value,
+        nodes_total=int(nodes.shape[0]),
+        nodes_evaluated=int(nodes.shape[0]),
+        seconds=time.perf_counter() - started,
+    )
+
+
+# --- heuristic -----------------------------------------------------------------------------------------------
+def heuristic_search(
+    problem: Problem, evaluator: Evaluator, metric: str = "entropy", *, progress: Progress | None = None
+) -> SearchOutcome:
+    _check_metric(metric)
+    started = time.perf_counter()
+    ctx = _Context(problem, evaluator, progress)
+    heights = ctx.heights
+    additive = AdditiveMetric(problem, metric) if metric in ADDITIVE else None
+
+    def key_of(levels: tuple[int, ...], snap: Classes, fail: np.ndarray) -> tuple[float, int, int]:
+        if additive is not None:
+            value = float(additive.value(np.asarray([levels]))[0])
+        else:
+            value = class_metric(metric, snap.counts, fail, problem.n_rows)
+        return (value, sum(levels), node_index(levels, heights))
+
+    def judge(snap: Classes) -> tuple[bool, np.ndarray]:
+        fail = evaluator.failing(snap.counts, snap.hist)
+        return int(snap.counts[fail].sum()) <= evaluator.max_suppressed, fail
+
+    cur, snap = ctx.bottom.levels, ctx.bottom
+    sat, fail = judge(snap)
+    while not sat:
+        steps = successors(cur, heights)
+        if not steps:
+            raise _no_solution(evaluator)
+        scored = []
+        for cand in steps:
+            cand_snap = ctx.classes(cand, snap)
+            cand_sat, cand_fail = judge(cand_snap)
+            relaxed_bad = evaluator.suppressed(cand_snap.counts, cand_snap.hist, relaxed=True)
+            scored.append(
+                (cand_sat, key_of(cand, cand_snap, cand_fail), relaxed_bad, cand, cand_snap, cand_fail)
+            )
+        good = [s for s in scored if s[0]]
+        if good:
+            _, _, _, cur, snap, fail = min(good, key=lambda s: s[1])
+            sat = True
+        else:
+            _, _, _, cur, snap, fail = min(scored, key=lambda s: (s[2], s[1]))
+    best_key = key_of(cur, snap, fail)
+    improved = True
+    while improved:
+        improved = False
+        for q in range(len(cur)):
+            if cur[q] == 0:
+                continue
+            cand = cur[:q] + (cur[q] - 1,) + cur[q + 1 :]
+            cand_snap = ctx.classes(cand)
+            cand_sat, cand_fail = judge(cand_snap)
+            if cand_sat:
+                k = key_of(cand, cand_snap, cand_fail)
+                if k < best_key:
+                    cur, best_key, improved = cand, k, True
+                    break
+    return SearchOutcome(
+        levels=cur,
+        method="heuristic",
+        optimal=False,
+        objective=best_key[0],
+        nodes_total=ctx.total,
+        nodes_evaluated=ctx.evaluated,
+        seconds=time.perf_counter() - started,
+    )

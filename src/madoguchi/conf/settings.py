@@ -144,6 +144,10 @@ DATABASES = {
     "default": _database("DATABASE_URL", "madoguchi.sqlite3"),
     "vault": _database("VAULT_DATABASE_URL", "vault.sqlite3"),
 }
+if not MADOGUCHI_ZONE.may_read_vault:
+    # Refused at start-up: an Internet- or LGWAN-zone process is not given the vault at all; any use raises.
+    # A VAULT_DATABASE_URL set for it anyway is reported by `madoguchi check` (core.checks).
+    DATABASES["vault"] = {"ENGINE": "django.db.backends.dummy"}
 DATABASE_ROUTERS = ["madoguchi.vault.routers.VaultRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -16,21 +16,31 @@ TENANT_KWARG = "municipality_code"
 
 # The back office: Django admin, /staff/…, /<code>/staff/… and the staff API.
 STAFF_PATH = re.compile(r"^/(?:admin|staff|[0-9]{6}/staff|api/v1/staff)(?:/|$)")
+# Served in every zone: assets, the health check, the language switch.
+COMMON_PATH = re.compile(r"^/(?:static/|healthz$|i18n/)")
 
 
 class ZoneMiddleware:
-    """三層の対策: a process in the Internet zone answers no back-office URL (404, as if it did not exist).
+    """三層の対策: each process answers only its zone's URL set (anything else is a 404, as if absent).
 
-    One rule for every staff page and API, present and future: their paths carry a `staff` (or `admin`)
-    segment. The vault services check the zone again at call time.
+    - internet: residents, businesses and payment providers — never a back-office URL;
+    - lgwan / mynumber: the back office only — never a resident's, business's or provider's page;
+    - all (the embedded default): everything.
+    One rule for every page and API, present and future: back-office paths carry a `staff` (or `admin`)
+    segment. The vault services check the zone again at call time, and an Internet-zone process has no
+    vault database at all (settings).
     """
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if not settings.MADOGUCHI_ZONE.serves_staff and STAFF_PATH.match(request.path_info):
-            raise Http404(_("This service is not available here."))
+        zone = settings.MADOGUCHI_ZONE
+        path = request.path_info
+        if not COMMON_PATH.match(path):
+            staff = bool(STAFF_PATH.match(path))
+            if (staff and not zone.serves_staff) or (not staff and not zone.serves_public):
+                raise Http404(_("This service is not available here."))
         return self.get_response(request)
 
 

@@ -1,7 +1,6 @@
 """Images are decoded and re-encoded: metadata (GPS first of all) does not survive; floods never decode."""
 
 import io
-import time
 
 import pytest
 from PIL import Image
@@ -54,11 +53,9 @@ def test_webp_exif_is_gone():
     assert b"EXIF" not in result.data and b"ExampleCam" not in result.data
 
 
-def test_pixel_flood_is_refused_from_the_header_quickly():
+def test_pixel_flood_is_refused_from_the_header():
     data = m.png_pixel_flood(100_000, 100_000)
-    start = time.perf_counter()
     result = run(data, "flood.png")
-    assert time.perf_counter() - start < 0.5
     assert [f.code for f in result.report.reasons] == ["image.pixel_flood"]
     assert "100000×100000" in result.report.reasons[0].ja
 

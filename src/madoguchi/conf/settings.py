@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "madoguchi.points",
     "madoguchi.security",
     "madoguchi.privacy",
+    "madoguchi.cloud",
     "madoguchi.identity.admin_site.MadoguchiAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",

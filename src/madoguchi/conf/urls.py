@@ -18,6 +18,7 @@ urlpatterns = [
     path("points/", include("madoguchi.points.urls")),
     # Back office under a "staff/" segment, so that ZoneMiddleware keeps it out of the Internet zone.
     path("staff/points/", include("madoguchi.points.ops_urls")),
+    path("staff/cloud/", include("madoguchi.cloud.urls")),
     path("", include("madoguchi.web.urls")),
     # After web.urls: importing it registers the `lgcode` converter this route uses.
     path(

@@ -1,13 +1,12 @@
-import threading
-
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import DatabaseError, connection, connections, transaction
+from django.db import DatabaseError, connection, transaction
 
 from madoguchi.conftest import audit_triggers_disabled
 from madoguchi.core import audit
 from madoguchi.core.models import AuditChainHead, AuditRecord
+from madoguchi.core.tests.concurrency import run_concurrently
 from madoguchi.core.tests.factories import MunicipalityFactory
 
 pytestmark = pytest.mark.django_db
@@ -163,31 +162,15 @@ def test_concurrent_writers_do_not_fork_the_chain():
         pytest.skip("thread concurrency is meaningful on PostgreSQL; SQLite serialises writers by design")
     municipality = MunicipalityFactory()
     threads_n, per_thread = 8, 25
-    barrier = threading.Barrier(threads_n)
-    errors: list[BaseException] = []
 
-    def worker(k):
-        try:
-            barrier.wait()
-            for i in range(per_thread):
-                with transaction.atomic():
-                    audit.record(
-                        actor=None,
-                        action="test.concurrent",
-                        municipality=municipality,
-                        details={"thread": k, "i": i},
-                    )
-                    audit.record(actor=None, action="test.concurrent.platform", details={"thread": k, "i": i})
-        except BaseException as exc:  # surfaced below
-            errors.append(exc)
-        finally:
-            connections.close_all()
+    def work(k):
+        for i in range(per_thread):
+            with transaction.atomic():
+                audit.record(actor=None, action="test.concurrent", municipality=municipality,
+                             details={"thread": k, "i": i})  # fmt: skip
+                audit.record(actor=None, action="test.concurrent.platform", details={"thread": k, "i": i})
 
-    threads = [threading.Thread(target=worker, args=(k,)) for k in range(threads_n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    _results, errors = run_concurrently(threads_n, work)
     assert errors == []
     total = threads_n * per_thread
     assert list(AuditRecord.objects.filter(stream=municipality.code).values_list("seq", flat=True)) == list(

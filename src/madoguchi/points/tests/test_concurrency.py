@@ -1,11 +1,10 @@
 """Caps and budgets under concurrency (PostgreSQL: real row locks between real connections)."""
 
-import threading
-
 import pytest
-from django.db import connection, connections
+from django.db import connection
 from django.utils import timezone
 
+from madoguchi.core.tests.concurrency import run_concurrently
 from madoguchi.points import services
 from madoguchi.points.models import Campaign, PointAccount
 from madoguchi.points.services import ApplicationRequest, PointsError
@@ -14,24 +13,7 @@ from madoguchi.points.tests.conftest import make_resident, sandbox_account
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
-def _run(n, work):
-    barrier, errors, results = threading.Barrier(n), [], [None] * n
-
-    def worker(k):
-        try:
-            barrier.wait()
-            results[k] = work(k)
-        except BaseException as exc:  # collected and asserted below
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=worker, args=(k,)) for k in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results, errors
+_run = run_concurrently
 
 
 @pytest.fixture

@@ -7,19 +7,19 @@ time-machine through a 2020 campaign: record in September, settle in October, an
 
 import csv
 import io
-import threading
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import openpyxl
 import pytest
 import time_machine
-from django.db import connection, connections
+from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from madoguchi.core.models import AuditRecord
+from madoguchi.core.tests.concurrency import run_concurrently
 from madoguchi.identity.tests.factories import StaffRoleFactory, sign_in_staff
 from madoguchi.points import services, settlement
 from madoguchi.points.models import (
@@ -528,24 +528,7 @@ def test_statement_list_queries_do_not_grow_with_statements(client, clock, campa
 
 
 # --- Concurrency (PostgreSQL: real row locks between real connections) ----------------------------------------
-def _run(n, work):
-    barrier, errors, results = threading.Barrier(n), [], [None] * n
-
-    def worker(k):
-        try:
-            barrier.wait()
-            results[k] = work(k)
-        except BaseException as exc:  # collected and asserted below
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=worker, args=(k,)) for k in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results, errors
+_run = run_concurrently
 
 
 @pytest.mark.postgres

@@ -11,27 +11,9 @@ ingestion can cost on this server. Target (issue 4): 1,000,000 tx of 200,000 res
 import argparse
 import io
 import json
-import os
-import sys
 import time
-from datetime import timedelta
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
-
-
-def setup_django(url: str) -> None:
-    os.environ["DATABASE_URL"] = url
-    os.environ["VAULT_DATABASE_URL"] = url + "_vault"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "madoguchi.conf.settings")
-    os.environ["LOG_LEVEL"] = "WARNING"
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+from _common import ROOT, django_setup, enrol_accounts, throwaway_databases  # noqa: E402
 
 
 def main():
@@ -39,23 +21,9 @@ def main():
     parser.add_argument("--transactions", type=int, default=200_000)
     parser.add_argument("--residents", type=int, default=200_000)
     args = parser.parse_args()
-    import psycopg
-
-    base = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432")
-    name = f"madoguchi_bench_points_{os.getpid()}"
-    with psycopg.connect(base + "/postgres", autocommit=True) as conn:
-        for db in (name, name + "_vault"):
-            conn.execute(f'CREATE DATABASE "{db}"')
-    try:
-        setup_django(f"{base}/{name}")
+    with throwaway_databases("points") as url:
+        django_setup(url, migrate=True)
         result = run(args)
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        with psycopg.connect(base + "/postgres", autocommit=True) as conn:
-            for db in (name, name + "_vault"):
-                conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
     print(json.dumps(result, indent=2))
     (ROOT / "bench" / "results" / "points_ingest.json").write_text(json.dumps(result, indent=2) + "\n")
 
@@ -65,35 +33,12 @@ def run(args) -> dict:
     from django.db import connection
     from django.utils import timezone
 
-    from madoguchi.identity.models import Resident, User
     from madoguchi.points import services
-    from madoguchi.points.models import Application, Campaign, PaymentProvider, PointAccount, Reservation
+    from madoguchi.points.models import PointAccount
 
     now = timezone.now()
-    provider = PaymentProvider.objects.create(code="bench", name="bench", type="qr", modes=["charge"],
-                                              callback_url="http://127.0.0.1/")  # fmt: skip
-    campaign = Campaign.objects.create(
-        code="bench", name="bench", kind="premium", rate_bp=2500, cap=5000, modes=["charge"],
-        budget=5000 * args.residents, reservations=args.residents, reserved_budget=5000 * args.residents,
-        application_starts_at=now - timedelta(days=1), application_ends_at=now + timedelta(days=1),
-        earning_starts_at=now - timedelta(days=1), earning_ends_at=now + timedelta(days=1),
-    )  # fmt: skip
-    campaign.providers.add(provider)
     t0 = time.perf_counter()
-    users = User.objects.bulk_create(
-        [User(username=f"r{i}", password="!") for i in range(args.residents)],  # noqa: S106  (unusable)
-        batch_size=5000,
-    )
-    residents = Resident.objects.bulk_create([Resident(user=u) for u in users], batch_size=5000)
-    Reservation.objects.bulk_create(
-        [Reservation(campaign=campaign, resident=r) for r in residents], batch_size=5000
-    )
-    apps = Application.objects.bulk_create(
-        [Application(campaign=campaign, resident=r, provider=provider, mode="charge", service_account=f"acct{i}")
-         for i, r in enumerate(residents)], batch_size=5000)  # fmt: skip
-    PointAccount.objects.bulk_create(
-        [PointAccount(application=a, campaign=campaign, provider=provider, service_account=a.service_account,
-                      mode="charge", cap=5000) for a in apps], batch_size=5000)  # fmt: skip
+    provider, _campaign = enrol_accounts(args.residents)
     setup_seconds = time.perf_counter() - t0
 
     rng = np.random.default_rng(2020)

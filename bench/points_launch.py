@@ -18,21 +18,10 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
+from _common import ROOT, django_setup, throwaway_databases  # noqa: E402
+
 PORT = 8792
-
-
-def django_setup(url: str) -> None:
-    os.environ["DATABASE_URL"] = url
-    os.environ["VAULT_DATABASE_URL"] = url + "_vault"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "madoguchi.conf.settings")
-    os.environ["LOG_LEVEL"] = "WARNING"
-    import django
-
-    django.setup()
 
 
 def prepare(residents: int) -> None:
@@ -119,63 +108,52 @@ def main():
     args = parser.parse_args()
     import psycopg
 
-    base = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432")
-    name = f"madoguchi_bench_launch_{os.getpid()}"
-    url = f"{base}/{name}"
-    with psycopg.connect(base + "/postgres", autocommit=True) as conn:
-        for db in (name, name + "_vault"):
-            conn.execute(f'CREATE DATABASE "{db}"')
     server = None
-    try:
-        django_setup(url)
-        prepare(args.residents)
-        from django.db import connections
+    with throwaway_databases("launch") as url:
+        try:
+            django_setup(url)
+            prepare(args.residents)
+            from django.db import connections
 
-        connections.close_all()
-        env = {**os.environ, "DEBUG": "false", "ALLOWED_HOSTS": "127.0.0.1,localhost", "LOG_LEVEL": "WARNING",
-               "PYTHONPATH": str(ROOT / "src"), "DATABASE_CONN_MAX_AGE": "600"}  # fmt: skip
-        server = subprocess.Popen(  # noqa: S603
-            [sys.executable, "-m", "gunicorn", "madoguchi.conf.wsgi:application", "-b", f"127.0.0.1:{PORT}",
-             "-w", str(args.workers), "--log-level", "warning"], env=env, start_new_session=True)  # fmt: skip
-        for _ in range(100):
-            try:
-                http.client.HTTPConnection("127.0.0.1", PORT, timeout=1).request("GET", "/healthz")
-                break
-            except OSError:
-                time.sleep(0.2)
-        # Every resident twice, the two attempts in different processes at about the same time.
-        order = list(range(args.residents))
-        chunks = [order[k :: args.processes] for k in range(args.processes)]
-        twice = chunks + [list(reversed(c)) for c in chunks[1:] + chunks[:1]]
-        ctx = multiprocessing.get_context("spawn")
-        with ctx.Pool(len(twice)) as pool:
-            started = time.monotonic()
-            outcomes = pool.map(apply_all, [(url, c) for c in twice])
-            elapsed = time.monotonic() - started
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(
-                "CREATE TABLE bench_apps (id bigserial primary key, resident bigint unique, account text)"
-            )
-        with ctx.Pool(args.processes) as pool:
-            started = time.monotonic()
-            pool.map(bare_inserts, [(url, c) for c in chunks])
-            insert_seconds = time.monotonic() - started
-        with psycopg.connect(url, autocommit=True) as conn:
-            stored = conn.execute("SELECT count(*), count(DISTINCT resident_id), count(DISTINCT service_account) "
-                                  "FROM points_application").fetchone()  # fmt: skip
-            reserved = conn.execute(
-                "SELECT reserved_budget FROM points_campaign WHERE code = 'bench'"
-            ).fetchone()[0]
-    finally:
-        if server is not None:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=20)
-        from django.db import connections
-
-        connections.close_all()
-        with psycopg.connect(base + "/postgres", autocommit=True) as conn:
-            for db in (name, name + "_vault"):
-                conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+            connections.close_all()
+            env = {**os.environ, "DEBUG": "false", "ALLOWED_HOSTS": "127.0.0.1,localhost", "LOG_LEVEL": "WARNING",
+                   "PYTHONPATH": str(ROOT / "src"), "DATABASE_CONN_MAX_AGE": "600"}  # fmt: skip
+            server = subprocess.Popen(  # noqa: S603
+                [sys.executable, "-m", "gunicorn", "madoguchi.conf.wsgi:application", "-b", f"127.0.0.1:{PORT}",
+                 "-w", str(args.workers), "--log-level", "warning"], env=env, start_new_session=True)  # fmt: skip
+            for _ in range(100):
+                try:
+                    http.client.HTTPConnection("127.0.0.1", PORT, timeout=1).request("GET", "/healthz")
+                    break
+                except OSError:
+                    time.sleep(0.2)
+            # Every resident twice, the two attempts in different processes at about the same time.
+            order = list(range(args.residents))
+            chunks = [order[k :: args.processes] for k in range(args.processes)]
+            twice = chunks + [list(reversed(c)) for c in chunks[1:] + chunks[:1]]
+            ctx = multiprocessing.get_context("spawn")
+            with ctx.Pool(len(twice)) as pool:
+                started = time.monotonic()
+                outcomes = pool.map(apply_all, [(url, c) for c in twice])
+                elapsed = time.monotonic() - started
+            with psycopg.connect(url, autocommit=True) as conn:
+                conn.execute(
+                    "CREATE TABLE bench_apps (id bigserial primary key, resident bigint unique, account text)"
+                )
+            with ctx.Pool(args.processes) as pool:
+                started = time.monotonic()
+                pool.map(bare_inserts, [(url, c) for c in chunks])
+                insert_seconds = time.monotonic() - started
+            with psycopg.connect(url, autocommit=True) as conn:
+                stored = conn.execute("SELECT count(*), count(DISTINCT resident_id), count(DISTINCT service_account) "
+                                      "FROM points_application").fetchone()  # fmt: skip
+                reserved = conn.execute(
+                    "SELECT reserved_budget FROM points_campaign WHERE code = 'bench'"
+                ).fetchone()[0]
+        finally:
+            if server is not None:
+                os.killpg(server.pid, signal.SIGTERM)
+                server.wait(timeout=20)
     totals: dict[str, int] = {}
     for outcome in outcomes:
         for key, n in outcome.items():

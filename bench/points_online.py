@@ -17,52 +17,17 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
+from _common import BASE_URL, ROOT, django_setup, enrol_accounts, throwaway_databases  # noqa: E402
+
 PORT = 8791
 
 
 def prepare(url: str, accounts: int) -> str:
-    os.environ["DATABASE_URL"] = url
-    os.environ["VAULT_DATABASE_URL"] = url + "_vault"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "madoguchi.conf.settings")
-    os.environ["LOG_LEVEL"] = "WARNING"
-    import django
-
-    django.setup()
-    from datetime import timedelta
-
-    from django.core.management import call_command
-    from django.utils import timezone
-
-    from madoguchi.identity.models import Resident, User
+    django_setup(url, migrate=True)
     from madoguchi.points import services
-    from madoguchi.points.models import Application, Campaign, PaymentProvider, PointAccount
 
-    call_command("migrate", verbosity=0)
-    now = timezone.now()
-    provider = PaymentProvider.objects.create(code="bench", name="bench", type="qr", modes=["charge"],
-                                              callback_url="http://127.0.0.1/")  # fmt: skip
-    campaign = Campaign.objects.create(
-        code="bench", name="bench", kind="premium", rate_bp=2500, cap=5000, modes=["charge"],
-        budget=5000 * accounts, reservations=accounts, reserved_budget=5000 * accounts,
-        application_starts_at=now - timedelta(days=1), application_ends_at=now + timedelta(days=1),
-        earning_starts_at=now - timedelta(days=1), earning_ends_at=now + timedelta(days=1),
-    )  # fmt: skip
-    campaign.providers.add(provider)
-    users = User.objects.bulk_create(
-        [User(username=f"r{i}", password="!") for i in range(accounts)],  # noqa: S106  (unusable)
-        batch_size=5000,
-    )
-    residents = Resident.objects.bulk_create([Resident(user=u) for u in users], batch_size=5000)
-    apps = Application.objects.bulk_create(
-        [Application(campaign=campaign, resident=r, provider=provider, mode="charge", service_account=f"acct{i}")
-         for i, r in enumerate(residents)], batch_size=5000)  # fmt: skip
-    PointAccount.objects.bulk_create(
-        [PointAccount(application=a, campaign=campaign, provider=provider, service_account=a.service_account,
-                      mode="charge", cap=5000) for a in apps], batch_size=5000)  # fmt: skip
+    provider, _campaign = enrol_accounts(accounts)
     return services.api_key_issue(provider=provider, actor=None)
 
 
@@ -108,45 +73,37 @@ def main():
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--accounts", type=int, default=20_000)
     args = parser.parse_args()
-    import psycopg
-
-    base = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432")
-    name = f"madoguchi_bench_online_{os.getpid()}"
-    with psycopg.connect(base + "/postgres", autocommit=True) as conn:
-        for db in (name, name + "_vault"):
-            conn.execute(f'CREATE DATABASE "{db}"')
+    base = BASE_URL
     server = None
-    try:
-        key = prepare(f"{base}/{name}", args.accounts)
-        from django.db import connections
+    with throwaway_databases("online") as url:
+        try:
+            key = prepare(url, args.accounts)
+            from django.db import connections
 
-        connections.close_all()
-        env = {**os.environ, "DEBUG": "false", "ALLOWED_HOSTS": "127.0.0.1,localhost", "LOG_LEVEL": "WARNING",
-               "PYTHONPATH": str(ROOT / "src"), "DATABASE_CONN_MAX_AGE": "600"}  # fmt: skip
-        server = subprocess.Popen(  # noqa: S603
-            [sys.executable, "-m", "gunicorn", "madoguchi.conf.wsgi:application", "-b", f"127.0.0.1:{PORT}",
-             "-w", str(args.workers), "--log-level", "warning"], env=env, start_new_session=True)  # fmt: skip
-        for _ in range(100):
-            try:
-                http.client.HTTPConnection("127.0.0.1", PORT, timeout=1).request("GET", "/healthz")
-                break
-            except OSError:
-                time.sleep(0.2)
-        with multiprocessing.Pool(args.clients) as pool:
-            pool.map(client, [(w + 1000, key, 2, args.accounts) for w in range(args.clients)])  # warm-up
-            started = time.monotonic()
-            outcomes = pool.map(client, [(w, key, args.seconds, args.accounts) for w in range(args.clients)])
-            elapsed = time.monotonic() - started
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=20)
-        server = None
-        tps = pgbench(base, args.seconds, args.clients)
-    finally:
-        if server is not None:
-            os.killpg(server.pid, signal.SIGTERM)
-        with psycopg.connect(base + "/postgres", autocommit=True) as conn:
-            for db in (name, name + "_vault"):
-                conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+            connections.close_all()
+            env = {**os.environ, "DEBUG": "false", "ALLOWED_HOSTS": "127.0.0.1,localhost", "LOG_LEVEL": "WARNING",
+                   "PYTHONPATH": str(ROOT / "src"), "DATABASE_CONN_MAX_AGE": "600"}  # fmt: skip
+            server = subprocess.Popen(  # noqa: S603
+                [sys.executable, "-m", "gunicorn", "madoguchi.conf.wsgi:application", "-b", f"127.0.0.1:{PORT}",
+                 "-w", str(args.workers), "--log-level", "warning"], env=env, start_new_session=True)  # fmt: skip
+            for _ in range(100):
+                try:
+                    http.client.HTTPConnection("127.0.0.1", PORT, timeout=1).request("GET", "/healthz")
+                    break
+                except OSError:
+                    time.sleep(0.2)
+            with multiprocessing.Pool(args.clients) as pool:
+                pool.map(client, [(w + 1000, key, 2, args.accounts) for w in range(args.clients)])  # warm-up
+                started = time.monotonic()
+                outcomes = pool.map(
+                    client, [(w, key, args.seconds, args.accounts) for w in range(args.clients)]
+                )
+                elapsed = time.monotonic() - started
+        finally:
+            if server is not None:
+                os.killpg(server.pid, signal.SIGTERM)
+                server.wait(timeout=20)
+    tps = pgbench(base, args.seconds, args.clients)
     latencies = sorted(x for _, lat in outcomes for x in lat)
     requests_done = len(latencies)
     grants = sum(g for g, _ in outcomes)

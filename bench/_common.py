@@ -1,0 +1,79 @@
+"""What the PostgreSQL benchmarks share: a throwaway database pair, Django set up on it, enrolled accounts."""
+
+import contextlib
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+BASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432")
+
+
+def django_setup(url: str, *, migrate: bool = False) -> None:
+    """Point Django at `url` (and `url`_vault) and set it up; optionally migrate."""
+    os.environ["DATABASE_URL"] = url
+    os.environ["VAULT_DATABASE_URL"] = url + "_vault"
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "madoguchi.conf.settings")
+    os.environ["LOG_LEVEL"] = "WARNING"
+    import django
+
+    django.setup()
+    if migrate:
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0)
+
+
+@contextlib.contextmanager
+def throwaway_databases(tag: str):
+    """Create `madoguchi_bench_<tag>_<pid>` and its `_vault` twin, yield the main URL, drop both after."""
+    import psycopg
+
+    name = f"madoguchi_bench_{tag}_{os.getpid()}"
+    with psycopg.connect(BASE_URL + "/postgres", autocommit=True) as conn:
+        for db in (name, name + "_vault"):
+            conn.execute(f'CREATE DATABASE "{db}"')
+    try:
+        yield f"{BASE_URL}/{name}"
+    finally:
+        if "django" in sys.modules:
+            from django.db import connections
+
+            connections.close_all()
+        with psycopg.connect(BASE_URL + "/postgres", autocommit=True) as conn:
+            for db in (name, name + "_vault"):
+                conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+
+
+def enrol_accounts(n: int):
+    """A provider, a premium campaign open now and n residents applied with accounts acct0 … acct{n-1}."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from madoguchi.identity.models import Resident, User
+    from madoguchi.points.models import Application, Campaign, PaymentProvider, PointAccount
+
+    now = timezone.now()
+    provider = PaymentProvider.objects.create(code="bench", name="bench", type="qr", modes=["charge"],
+                                              callback_url="http://127.0.0.1/")  # fmt: skip
+    campaign = Campaign.objects.create(
+        code="bench", name="bench", kind="premium", rate_bp=2500, cap=5000, modes=["charge"],
+        budget=5000 * n, reservations=n, reserved_budget=5000 * n,
+        application_starts_at=now - timedelta(days=1), application_ends_at=now + timedelta(days=1),
+        earning_starts_at=now - timedelta(days=1), earning_ends_at=now + timedelta(days=1),
+    )  # fmt: skip
+    campaign.providers.add(provider)
+    users = User.objects.bulk_create(
+        [User(username=f"r{i}", password="!") for i in range(n)],  # noqa: S106  (unusable)
+        batch_size=5000,
+    )
+    residents = Resident.objects.bulk_create([Resident(user=u) for u in users], batch_size=5000)
+    apps = Application.objects.bulk_create(
+        [Application(campaign=campaign, resident=r, provider=provider, mode="charge", service_account=f"acct{i}")
+         for i, r in enumerate(residents)], batch_size=5000)  # fmt: skip
+    PointAccount.objects.bulk_create(
+        [PointAccount(application=a, campaign=campaign, provider=provider, service_account=a.service_account,
+                      mode="charge", cap=5000) for a in apps], batch_size=5000)  # fmt: skip
+    return provider, campaign

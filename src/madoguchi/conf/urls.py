@@ -7,6 +7,7 @@ from django.urls import include, path
 from madoguchi.conf.api import api
 from madoguchi.points import ops_urls as points_ops_urls
 from madoguchi.points import urls as points_urls
+from madoguchi.security import urls as security_urls
 from madoguchi.web.views import system
 
 urlpatterns = [
@@ -19,6 +20,7 @@ urlpatterns = [
     # Back office under a "staff/" segment, so that ZoneMiddleware keeps it out of the Internet zone.
     path("staff/points/", include("madoguchi.points.ops_urls")),
     path("staff/cloud/", include("madoguchi.cloud.urls")),
+    path("staff/security/", include("madoguchi.security.urls")),
     path("", include("madoguchi.web.urls")),
     # After web.urls: importing it registers the `lgcode` converter this route uses.
     path(
@@ -28,6 +30,10 @@ urlpatterns = [
     path(
         "<lgcode:municipality_code>/staff/points/",
         include((points_ops_urls.municipal_urlpatterns, points_ops_urls.MUNICIPAL_APP_NAME)),
+    ),
+    path(
+        "<lgcode:municipality_code>/staff/security/",
+        include((security_urls.municipal_urlpatterns, security_urls.MUNICIPAL_APP_NAME)),
     ),
 ]
 

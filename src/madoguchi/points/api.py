@@ -7,11 +7,12 @@ from django.utils.translation import gettext as _
 from ninja import Body, Field, Router, Schema, Status
 from ninja.security import HttpBearer
 
+from madoguchi.core import audit
 from madoguchi.identity.api_auth import VerifiedStaffSession
 from madoguchi.identity.models import Resident
 from madoguchi.identity.selectors import is_platform_operator
-from madoguchi.points import services
-from madoguchi.points.models import Campaign
+from madoguchi.points import services, settlement
+from madoguchi.points.models import Campaign, Statement
 
 router = Router(tags=["マイナポイント: payment providers"])
 
@@ -105,3 +106,39 @@ def fixed_grant(request, payload: FixedGrantIn):
     except services.PointsError as exc:
         return Status(422, {"code": exc.code, "message": exc.message})
     return Status(200, {"campaign": campaign.code, "points": row.points, "remaining": row.remaining})
+
+
+class StatementOut(Schema):
+    id: int
+    campaign: str = Field(alias="campaign.code")
+    kind: str
+    month: int
+    status: str
+    granted_points: int
+    clawed_back_points: int
+    repayment_points: int
+    net_points: int
+    amount_due: int = Field(description="yen: > 0 the State pays the provider, < 0 the provider repays")
+
+
+@router.get("/statements", auth=ProviderKey(), response=list[StatementOut],
+            summary="The provider's own settlement statements, newest first")  # fmt: skip
+def statements(request):
+    return list(
+        Statement.objects.filter(provider=request.auth).select_related("campaign").order_by("-month", "-id")
+    )
+
+
+@router.post("/statements/{statement_id}/claim", auth=ProviderKey(),
+             response={200: StatementOut, 404: ErrorOut, 422: ErrorOut},
+             summary="Claim a draft statement (請求); its figures are frozen from then on")  # fmt: skip
+def statement_claim(request, statement_id: int):
+    statement = Statement.objects.filter(pk=statement_id, provider=request.auth).first()
+    if statement is None:  # another provider's statement does not exist for this key
+        return Status(404, {"code": "not_found", "message": _("There is no such statement.")})
+    actor = audit.Actor("provider", str(request.auth.pk), request.auth.code)
+    try:
+        claimed = settlement.statement_claim(statement=statement, actor=actor)
+    except services.PointsError as exc:
+        return Status(422, {"code": exc.code, "message": exc.message})
+    return Status(200, claimed)

@@ -557,3 +557,28 @@ def test_concurrent_generation_and_claims_settle_each_row_once(clock, campaign20
     assert errors == [] and sorted(outcomes) == ["claimed"] + ["not_draft"] * 5
     assert StatementEntry.objects.count() == 5
     assert figures(statement)[0] == sum((1_000 + k) // 4 for k in range(5))
+
+
+def test_a_provider_claims_its_own_statement_through_the_api(
+    client, clock, campaign2020, provider, operators
+):
+    enrol(campaign2020, provider, "acct-a")
+    clock.move_to(at(2020, 9, 10))
+    charge(provider, "acct-a", 10_000, "s1")
+    clock.move_to(at(2020, 10, 5))
+    draft = estimate(campaign2020, provider, 202009, operators[0])
+    other = PaymentProvider.objects.create(code="other-pay", name="他社", type="qr", modes=["charge"],
+                                           callback_url="http://127.0.0.1/")  # fmt: skip
+    headers = {"Authorization": f"Bearer {services.api_key_issue(provider=provider, actor=None)}"}
+    other_headers = {"Authorization": f"Bearer {services.api_key_issue(provider=other, actor=None)}"}
+
+    listed = client.get("/api/v1/points/statements", headers=headers).json()
+    assert [(s["id"], s["status"], s["net_points"]) for s in listed] == [(draft.pk, "draft", 2_500)]
+    assert client.get("/api/v1/points/statements", headers=other_headers).json() == []
+    url = f"/api/v1/points/statements/{draft.pk}/claim"
+    assert client.post(url, headers=other_headers).status_code == 404  # another provider's does not exist
+    claimed = client.post(url, headers=headers)
+    assert claimed.status_code == 200 and claimed.json()["status"] == "claimed"
+    again = client.post(url, headers=headers)
+    assert again.status_code == 422 and again.json()["code"] == "not_draft"
+    assert AuditRecord.objects.filter(action="points.statement_claim", actor_type="provider").count() == 1

@@ -69,7 +69,32 @@ class ProxyLogBatch(models.Model):
         return f"{self.file_name} ({self.lines})"
 
 
-class SecurityAlert(models.Model):
+class MunicipalityOrPrefectureOwned(models.Model):
+    """Owned by exactly one of the two: a municipality's own, or shared with a whole prefecture (imported
+    STIX). Each concrete model states the exactly-one rule as its own CHECK constraint."""
+
+    municipality = models.ForeignKey(
+        Municipality,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("municipality"),
+    )
+    prefecture = models.ForeignKey(
+        Prefecture,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("prefecture (prefecture-wide)"),
+    )
+
+    class Meta:
+        abstract = True
+
+
+class SecurityAlert(MunicipalityOrPrefectureOwned):
     """What a detection rule found. `evidence` is aggregate and never holds personal data; the client (a
     device address or a user name) is kept in `subject_client` only, which is never shared outside."""
 
@@ -87,23 +112,6 @@ class SecurityAlert(models.Model):
         HIGH = "high", _("high (高)")
         CRITICAL = "critical", _("critical (緊急)")
 
-    # Exactly one of the two: a municipality's own, or shared with a whole prefecture (imported STIX).
-    municipality = models.ForeignKey(
-        Municipality,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("municipality"),
-    )
-    prefecture = models.ForeignKey(
-        Prefecture,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("prefecture (prefecture-wide)"),
-    )
     batch = models.ForeignKey(
         ProxyLogBatch, on_delete=models.PROTECT, null=True, blank=True, related_name="alerts"
     )
@@ -137,7 +145,7 @@ class SecurityAlert(models.Model):
         return f"{self.rule} {self.subject_host or self.subject_client}"
 
 
-class Incident(models.Model):
+class Incident(MunicipalityOrPrefectureOwned):
     """Alerts grouped for handling, with an owner and a status; `shared` incidents came from a STIX bundle."""
 
     class Status(models.TextChoices):
@@ -146,23 +154,6 @@ class Incident(models.Model):
         RESOLVED = "resolved", _("resolved (解決済)")
         CLOSED = "closed", _("closed (完了)")
 
-    # Exactly one of the two: a municipality's own, or shared with a whole prefecture (imported STIX).
-    municipality = models.ForeignKey(
-        Municipality,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("municipality"),
-    )
-    prefecture = models.ForeignKey(
-        Prefecture,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("prefecture (prefecture-wide)"),
-    )
     title = models.CharField(_("title"), max_length=200)
     description = models.TextField(_("description"), blank=True)
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.OPEN)

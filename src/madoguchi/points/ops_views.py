@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from madoguchi.core.documents import spreadsheet_text
 from madoguchi.identity.decorators import municipality_staff_required, verified_staff_required
 from madoguchi.identity.selectors import is_platform_operator
 from madoguchi.points import dashboards, settlement
@@ -58,7 +59,7 @@ def _table_csv(table: Table, filename: str) -> HttpResponse:
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(table.header)
     writer.writerows(
-        [settlement.spreadsheet_text(v) if isinstance(v, str) else v for v in row] for row in table.rows
+        [spreadsheet_text(v) if isinstance(v, str) else v for v in row] for row in table.rows
     )
     # UTF-8 with a BOM so that Excel shows the Japanese names.
     return _download(("\ufeff" + buffer.getvalue()).encode("utf-8"), filename, "text/csv; charset=utf-8")

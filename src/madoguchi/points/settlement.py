@@ -21,7 +21,6 @@ audit record in the same transaction.
 Amounts are integer yen (1 point = 1 yen). `amount_due` > 0: the State pays; < 0: the provider repays.
 """
 
-import csv
 import io
 import re
 import unicodedata
@@ -35,6 +34,14 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from madoguchi.core import audit
+from madoguchi.core.documents import (
+    GOTHIC,
+    MINCHO,
+    csv_bytes,
+    register_japanese_fonts,
+    spreadsheet_text,
+    xlsx_bytes,
+)
 from madoguchi.core.wareki import format_wareki, to_wareki
 from madoguchi.identity.models import User
 from madoguchi.identity.selectors import is_platform_operator
@@ -590,13 +597,6 @@ def amount_due_label_ja(statement: Statement) -> str:
 
 
 # --- Exports ---------------------------------------------------------------------------------------------------
-def spreadsheet_text(value: str) -> str:
-    """Text a spreadsheet would run as a formula is written as text (operators name providers and campaigns)."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
 def _local(at: datetime | None) -> str:
     return timezone.localtime(at).isoformat(timespec="seconds") if at else ""
 
@@ -644,54 +644,13 @@ def _statement_rows(statement: Statement) -> list[list]:
     ]
 
 
-def _csv_bytes(header: list, rows: list[list]) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    # UTF-8 with a BOM: Excel opens it as UTF-8 and shows the Japanese.
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
-
-
 def statement_csv(statement: Statement) -> bytes:
     """One line per statement line (区分), the statement's identity repeated on each: easy to load and sum."""
-    return _csv_bytes(STATEMENT_HEADER, _statement_rows(statement))
+    return csv_bytes(STATEMENT_HEADER, _statement_rows(statement))
 
 
 def statements_csv(statements) -> bytes:
-    return _csv_bytes(LIST_HEADER, [_list_row(s) for s in statements])
-
-
-def _xlsx(title: str, header: list, rows: list[list], *, preface: list[tuple[str, str]] = ()) -> bytes:
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-    from openpyxl.utils import get_column_letter
-
-    book = Workbook()
-    sheet = book.active
-    sheet.title = title[:31]
-    for label, value in preface:
-        sheet.append([label, spreadsheet_text(value)])
-    if preface:
-        sheet.append([])
-    header_row = sheet.max_row + 1 if preface else 1
-    sheet.append(header)
-    for cell in sheet[header_row]:
-        cell.font = Font(bold=True)
-    for row in rows:
-        sheet.append(row)
-    for column in sheet.iter_cols(min_row=header_row + 1):
-        for cell in column:
-            if isinstance(cell.value, int):
-                cell.number_format = "#,##0"
-            elif isinstance(cell.value, str):
-                cell.data_type = "s"  # never a formula, whatever the text starts with
-    for index, name in enumerate(header, start=1):
-        sheet.column_dimensions[get_column_letter(index)].width = max(10, min(40, len(str(name)) * 2 + 4))
-    sheet.freeze_panes = sheet.cell(row=header_row + 1, column=1)
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+    return csv_bytes(LIST_HEADER, [_list_row(s) for s in statements])
 
 
 def statement_xlsx(statement: Statement) -> bytes:
@@ -708,27 +667,11 @@ def statement_xlsx(statement: Statement) -> bytes:
         [line.label_ja, "" if line.rows is None else line.rows, line.points]
         for line in statement_lines(statement)
     ]
-    return _xlsx("明細", ["区分", "件数", "ポイント（円）"], rows, preface=preface)
+    return xlsx_bytes("明細", ["区分", "件数", "ポイント（円）"], rows, preface=preface)
 
 
 def statements_xlsx(statements) -> bytes:
-    return _xlsx("明細一覧", LIST_HEADER, [_list_row(s) for s in statements])
-
-
-_FONTS_REGISTERED = False
-GOTHIC, MINCHO = "HeiseiKakuGo-W5", "HeiseiMin-W3"
-
-
-def _register_fonts() -> None:
-    # Adobe's Japanese CID fonts are built into every PDF reader: the PDF names them and embeds no file.
-    global _FONTS_REGISTERED
-    if not _FONTS_REGISTERED:
-        from reportlab.pdfbase import pdfmetrics
-        from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-
-        pdfmetrics.registerFont(UnicodeCIDFont(GOTHIC))
-        pdfmetrics.registerFont(UnicodeCIDFont(MINCHO))
-        _FONTS_REGISTERED = True
+    return xlsx_bytes("明細一覧", LIST_HEADER, [_list_row(s) for s in statements])
 
 
 def _user_label(user: User | None, fallback: str = "") -> str:
@@ -742,7 +685,7 @@ def statement_pdf(statement: Statement, *, issued_on: date | None = None) -> byt
     from reportlab.lib.units import mm
     from reportlab.pdfgen import canvas
 
-    _register_fonts()
+    register_japanese_fonts()
     issued_on = issued_on or timezone.localdate()
     out = io.BytesIO()
     # Uncompressed: a one-page statement stays small, and its figures can be checked with a text search.

@@ -11,6 +11,10 @@ BENCHMARKS = [
     "points_ingest.py",
     "points_online.py",
     "points_launch.py",
+    "anonymize_adult.py",
+    "anonymize_synthetic.py",
+    "security_ingest.py",
+    "procedures_forms.py",
 ]
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from madoguchi.core.api import router as public_bodies_router
 from madoguchi.identity.api import router as staff_router
 from madoguchi.identity.jpki_api import auth_router, linkage_router, resident_router
 from madoguchi.points.api import router as points_router
+from madoguchi.procedures.api import router as procedures_router
 
 api = NinjaAPI(
     title="Madoguchi API",
@@ -50,3 +51,4 @@ api.add_router("/staff/", linkage_router)
 api.add_router("/auth/", auth_router)
 api.add_router("/resident/", resident_router)
 api.add_router("/points/", points_router)
+api.add_router("/procedures/", procedures_router)

@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "madoguchi.security",
     "madoguchi.privacy",
     "madoguchi.cloud",
+    "madoguchi.procedures",
     "madoguchi.identity.admin_site.MadoguchiAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -289,6 +290,27 @@ if DEV_IDP_ENABLED:
 SANDBOX_PAY_ENABLED = env.bool("MADOGUCHI_SANDBOX_PAY", default=not PRODUCTION)
 if SANDBOX_PAY_ENABLED:
     INSTALLED_APPS.append("madoguchi.sandboxpay")
+
+# --- Procedure fees (e-applications) ---------------------------------------------------------------------
+# The fee-payment gateway (hosted payment page, signed callbacks); procedures/payments.py is its adapter. In
+# development the sandbox gateway (its own small app) plays it on this host's default port, like the sandbox
+# provider's callback; it is refused in production.
+SANDBOX_GATEWAY_ENABLED = env.bool("MADOGUCHI_SANDBOX_GATEWAY", default=not PRODUCTION)
+if SANDBOX_GATEWAY_ENABLED:
+    if PRODUCTION:
+        raise environ.ImproperlyConfigured(
+            "MADOGUCHI_SANDBOX_GATEWAY must be off when MADOGUCHI_PRODUCTION is true"
+        )
+    INSTALLED_APPS.append("madoguchi.sandboxgateway")
+FEE_GATEWAY_BASE_URL = env.str(
+    "FEE_GATEWAY_BASE_URL", default="" if PRODUCTION else "http://localhost:8000/sandbox-gateway"
+).rstrip("/")
+FEE_GATEWAY_API_KEY = _required_in_production(
+    "FEE_GATEWAY_API_KEY", "fee_gateway_api_key", lambda: secrets.token_urlsafe(32)
+)
+FEE_GATEWAY_WEBHOOK_SECRET = _required_in_production(
+    "FEE_GATEWAY_WEBHOOK_SECRET", "fee_gateway_webhook_secret", lambda: secrets.token_urlsafe(32)
+)
 
 # --- Product -----------------------------------------------------------------------------------------------
 MADOGUCHI_SITE_NAME = env.str("MADOGUCHI_SITE_NAME", default="Madoguchi 窓口")

@@ -7,6 +7,7 @@ from django.urls import include, path
 from madoguchi.conf.api import api
 from madoguchi.points import ops_urls as points_ops_urls
 from madoguchi.points import urls as points_urls
+from madoguchi.procedures import staff_urls as procedures_staff_urls
 from madoguchi.security import urls as security_urls
 from madoguchi.web.views import system
 
@@ -31,6 +32,12 @@ urlpatterns = [
         "<lgcode:municipality_code>/staff/points/",
         include((points_ops_urls.municipal_urlpatterns, points_ops_urls.MUNICIPAL_APP_NAME)),
     ),
+    path("", include("madoguchi.procedures.urls")),
+    path(
+        "<lgcode:municipality_code>/staff/procedures/",
+        include((procedures_staff_urls.municipal_urlpatterns, procedures_staff_urls.MUNICIPAL_APP_NAME)),
+    ),
+    path("staff/procedures/", include("madoguchi.procedures.staff_urls")),
     path(
         "<lgcode:municipality_code>/staff/security/",
         include((security_urls.municipal_urlpatterns, security_urls.MUNICIPAL_APP_NAME)),
@@ -49,3 +56,7 @@ if settings.DEV_IDP_ENABLED:
 if settings.SANDBOX_PAY_ENABLED:
     # The sandbox payment provider's callback (never in production).
     urlpatterns.insert(0, path("sandbox-pay/", include("madoguchi.sandboxpay.urls")))
+
+if settings.SANDBOX_GATEWAY_ENABLED:
+    # The sandbox fee-payment gateway: its API and hosted payment page (never in production).
+    urlpatterns.insert(0, path("sandbox-gateway/", include("madoguchi.sandboxgateway.urls")))

@@ -6,6 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
@@ -30,6 +31,7 @@ def _resident(request: HttpRequest):
 def resident_sign_in(request: HttpRequest) -> HttpResponse:
     """Sign-in with the card. Real cards use a card reader or smartphone client against the JPKI API; the
     development simulator runs the same challenge–response in the server."""
+    next_url = request.POST.get("next") or request.GET.get("next") or ""
     if request.method == "POST":
         try:
             result = card_simulator.sign_in(
@@ -42,11 +44,24 @@ def resident_sign_in(request: HttpRequest) -> HttpResponse:
             if request.user.is_authenticated:
                 logout(request)
             login(request, result.resident.user, backend=AUTH_BACKEND)
+            if _safe_next(request, next_url):
+                return redirect(next_url)
             return redirect("web:resident_home")
     return render(
         request,
         "web/resident/sign_in.html",
-        {"simulator": card_simulator.enabled(), "demo_cards": card_simulator.demo_cards()},
+        {
+            "simulator": card_simulator.enabled(),
+            "demo_cards": card_simulator.demo_cards(),
+            "next": next_url if _safe_next(request, next_url) else "",
+        },
+    )
+
+
+def _safe_next(request: HttpRequest, url: str) -> bool:
+    """Only a path on this site (an application the resident was in the middle of), never another host."""
+    return bool(url) and url_has_allowed_host_and_scheme(
+        url, allowed_hosts={request.get_host()}, require_https=False
     )
 
 

@@ -105,8 +105,12 @@ def bundle_send(request: HttpRequest, municipality_code: str, bundle: str) -> Ht
             continue
         definition = parse_definition(procedure.current_version.definition)
         answers = _mapped(found, code, shared)
+        # One declaration on the send page stands for each form's own declaration box.
+        declared = {
+            f.key: True for f in definition.fields_in_order if f.type == "declaration" and f.group is None
+        }
         cleaned, problems = clean(
-            definition, answers, actor=request.user, municipality=procedure.municipality
+            definition, {**answers, **declared}, actor=request.user, municipality=procedure.municipality
         )
         ready = not problems and not procedure.fee_yen and services.open_for_applications(procedure)
         rows.append({"code": code, "procedure": procedure, "answers": cleaned, "ready": ready,
@@ -123,7 +127,10 @@ def bundle_send(request: HttpRequest, municipality_code: str, bundle: str) -> Ht
         request.session[state_key] = state
     form = SignForm(request.POST if request.method == "POST" else None, cards=card_simulator.demo_cards())
     ready = [r for r in rows if r.get("ready")]
-    if request.method == "POST" and form.is_valid() and ready:
+    if request.method == "POST" and request.POST.get("declare") != "on":
+        form.is_valid()
+        form.add_error(None, _("Tick the box to declare that your answers are true."))
+    elif request.method == "POST" and form.is_valid() and ready:
         filing = BundleFiling.objects.create(
             bundle=found, municipality=request.municipality, applicant=request.user
         )

@@ -222,6 +222,14 @@ class StepForm(forms.Form):
 
     extra_answers: dict = {}
 
+    def add_upload_error(self, key: str, message: str) -> None:
+        """A refused upload, shown on its field like any other error (after `is_valid`)."""
+        if key not in self.fields:
+            self.add_non_field(message)
+            return
+        self._errors.setdefault(key, self.error_class(field_id=self[key].auto_id, renderer=self.renderer))
+        self._errors[key].append(message)
+
     def add_non_field(self, message: str) -> None:
         self._errors.setdefault(forms.forms.NON_FIELD_ERRORS, self.error_class(error_class="nonfield"))
         self._errors[forms.forms.NON_FIELD_ERRORS].append(message)

@@ -17,6 +17,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
@@ -241,7 +242,7 @@ def step(request: HttpRequest, municipality_code: str, code: str, step: str) -> 
         answers=state["answers"], group_items=group_items, actor=request.user, municipality=procedure.municipality,
     )  # fmt: skip
     if request.method == "POST":
-        uploads_ok = _take_uploads(request, procedure, current, state, form)
+        upload_errors = _take_uploads(request, procedure, current, state)
         if action.startswith("lookup:"):
             posted = {
                 k: v
@@ -258,7 +259,9 @@ def step(request: HttpRequest, municipality_code: str, code: str, step: str) -> 
             form.extra_answers = {
                 k: state["answers"][k] for k in _file_keys(current) if k in state["answers"]
             }
-            valid = form.is_valid() and uploads_ok
+            valid = form.is_valid() and not upload_errors
+            for key, message in upload_errors:
+                form.add_upload_error(key, message)
         except MyNumberUnavailable as exc:
             messages.error(request, str(exc))
             return redirect("procedures:detail", municipality_code=municipality_code, code=code)
@@ -315,7 +318,7 @@ def _file_keys(current: Step) -> list[str]:
 
 
 def _files_for(state: dict, current: Step) -> dict[str, list]:
-    return {key: state["answers"].get(key) or [] for key in _file_keys(current)}
+    return {key: _as_list(state["answers"].get(key)) for key in _file_keys(current)}
 
 
 def _owner_key(request: HttpRequest) -> str:
@@ -327,35 +330,33 @@ def _owner_key(request: HttpRequest) -> str:
 
 
 def _take_uploads(
-    request: HttpRequest, procedure: Procedure, current: Step, state: dict, form: StepForm
-) -> bool:
-    """無害化 of each uploaded file before it is kept; refused files are explained on the field."""
+    request: HttpRequest, procedure: Procedure, current: Step, state: dict
+) -> list[tuple[str, str]]:
+    """無害化 of each uploaded file before it is kept; returns (field, message) for each refused file."""
     from madoguchi.security.services import sanitize_upload
 
-    ok = True
+    errors: list[tuple[str, str]] = []
+    japanese = (get_language() or "ja").startswith("ja")
     for field in current.fields:
         if field.type != "file":
             continue
-        existing = list(state["answers"].get(field.key) or [])
+        existing = _as_list(state["answers"].get(field.key))
         removed = set(request.POST.getlist(f"{field.key}__remove"))
         existing = [f for f in existing if str(f.get("id")) not in removed]
         for upload in request.FILES.getlist(field.key):
             if upload.size > (field.max_bytes or MAX_UPLOAD):
-                form.add_error(None, _("%(name)s is too large.") % {"name": upload.name})
-                ok = False
+                errors.append((field.key, _("%(name)s is too large.") % {"name": upload.name}))
                 continue
             result = sanitize_upload(
                 data=upload.read(), filename=upload.name, municipality=procedure.municipality,
                 actor=request.user if request.user.is_authenticated else None,
             )  # fmt: skip
             if not result.ok:
-                reasons = "; ".join(str(r) for r in getattr(result.report, "reasons", []) or []) or _(
-                    "unsafe content"
-                )
-                form.add_error(
-                    None, _("%(name)s was refused: %(reason)s") % {"name": upload.name, "reason": reasons}
-                )
-                ok = False
+                reasons = "; ".join(r.ja if japanese else r.en for r in result.report.reasons)
+                message = _("%(name)s was refused: %(reason)s") % {
+                    "name": upload.name, "reason": reasons or _("unsafe content")
+                }  # fmt: skip
+                errors.append((field.key, message))
                 continue
             data = result.data
             content_type = getattr(result.report, "detected_type", "") or upload.content_type or ""
@@ -370,11 +371,19 @@ def _take_uploads(
                  "content_type": attachment.content_type}
             )  # fmt: skip
             state.setdefault("attachments", []).append(attachment.pk)
+        single = (field.max_files or 1) == 1
         if existing:
-            state["answers"][field.key] = existing
+            # One file: the engine's answer is the reference itself (a newer upload replaces the older one).
+            state["answers"][field.key] = existing[-1] if single else existing
         else:
             state["answers"].pop(field.key, None)
-    return ok
+    return errors
+
+
+def _as_list(value) -> list:
+    if not value:
+        return []
+    return list(value) if isinstance(value, list) else [value]
 
 
 def _mime(detected: str, filename: str) -> str:
@@ -554,7 +563,7 @@ def _attachment_ids(answers: dict, definition: FormDefinition) -> list[int]:
     ids = []
     for field in definition.fields_in_order:
         if field.type == "file" and field.group is None:
-            for ref in answers.get(field.key) or []:
+            for ref in _as_list(answers.get(field.key)):
                 if isinstance(ref, dict) and isinstance(ref.get("id"), int):
                     ids.append(ref["id"])
     return ids

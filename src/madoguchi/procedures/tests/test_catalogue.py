@@ -111,3 +111,27 @@ def test_postcode_lookup_api(client):
     assert found["text"] == "東京都千代田区千代田" and found["municipality_code"] == "131016"
     assert client.get("/api/v1/procedures/postcodes/9999999").status_code == 404
     assert client.get("/api/v1/procedures/postcodes/12").status_code == 404
+
+
+def test_submission_api_validates_like_the_form_and_files(client, adopt):
+    procedure = adopt("kenshu-event-moshikomi")
+    url = f"/api/v1/procedures/municipalities/{procedure.municipality.code}/procedures/{procedure.code}/submissions"
+    bad = client.post(url, {"participant_name": "", "party_size": "x"}, content_type="application/json")
+    assert bad.status_code == 422
+    fields = {p["field"] for p in bad.json()["problems"]}
+    assert {"participant_name", "party_size", "participant_email"} <= fields
+    good = client.post(url, {
+        "participant_name": "窓口 花子", "participant_kana": "まどぐち はなこ", "participant_email": "h@example.jp",
+        "attendance_date": "2026-06-13", "party_size": 1, "sign_language": "not_needed",
+    }, content_type="application/json")  # fmt: skip
+    assert good.status_code == 201, good.content
+    body = good.json()
+    assert body["status"] == "submitted" and len(body["status_code"]) == 10
+    assert services.submission_lookup(reference=body["reference"], secret=body["status_code"]) is not None
+    signed = adopt("kosodate-jido-teate-nintei")
+    other = (
+        f"/api/v1/procedures/municipalities/{signed.municipality.code}/procedures/{signed.code}/submissions"
+    )
+    assert client.post(other, {}, content_type="application/json").status_code == 409
+    missing = f"/api/v1/procedures/municipalities/{procedure.municipality.code}/procedures/nope/submissions"
+    assert client.post(missing, {}, content_type="application/json").status_code == 404

@@ -6,8 +6,9 @@ anyone else gets PermissionDenied.
 """
 
 from collections.abc import Iterable, Sequence
-from datetime import date
+from datetime import date, datetime
 from fractions import Fraction
+from zoneinfo import ZoneInfo
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
@@ -31,6 +32,8 @@ from madoguchi.core.models import Municipality
 from madoguchi.identity.models import User
 from madoguchi.identity.selectors import is_platform_operator
 
+JST = ZoneInfo("Asia/Tokyo")
+
 USAGE_METRICS = ("submissions", "storage_bytes", "api_calls", "users")
 
 
@@ -49,11 +52,22 @@ def _require_group_admin(actor: User | None, group: CloudGroup) -> None:
 
 
 def _adopt_standards(membership: GroupMembership, on: date) -> list[str]:
+    """The member adopts each of the group's standard procedures as is. A standard that is a national
+    template of the e-application catalogue becomes the member's published procedure at once."""
+    from madoguchi.procedures import services as procedures
+    from madoguchi.procedures.models import Procedure, ProcedureTemplate
+
     standards = list(membership.group.standards.order_by("code"))
     ProcedureAdoption.objects.bulk_create(
         [ProcedureAdoption(membership=membership, standard=s, adopted_on=on) for s in standards],
         ignore_conflicts=True,
     )
+    templates = {t.code: t for t in ProcedureTemplate.objects.filter(code__in=[s.code for s in standards])}
+    for standard in standards:
+        template = templates.get(standard.code)
+        exists = Procedure.objects.filter(municipality=membership.municipality, code=standard.code).exists()
+        if template is not None and not exists:
+            procedures.procedure_adopt(municipality=membership.municipality, template=template, actor=None)
     return [s.code for s in standards]
 
 
@@ -190,6 +204,40 @@ def usage_record(
         details={"month": month, "created": created, **figures},
     )
     return record
+
+
+def usage_meter(*, group: CloudGroup, month: int, actor: User | None) -> list[UsageRecord]:
+    """Each member's usage of one month (YYYYMM) measured from the platform itself: applications filed,
+    bytes kept, staff accounts. API calls are not measured by the platform: the figure already entered for
+    that month (or 0) is kept. Recorded through `usage_record`, so an unchanged month writes nothing."""
+    from madoguchi.identity.models import StaffRole
+    from madoguchi.procedures.selectors import usage_figures
+
+    _require_group_admin(actor, group)
+    if not (1900 <= month // 100 <= 9999 and 1 <= month % 100 <= 12):
+        raise CloudError(_("The month must be YYYYMM."))
+    year, mon = divmod(month, 100)
+    start = datetime(year, mon, 1, tzinfo=JST)
+    end = datetime(year + (mon == 12), mon % 12 + 1, 1, tzinfo=JST)
+    records = []
+    for membership in group.memberships.select_related("municipality").order_by("municipality__code"):
+        figures = usage_figures(municipality=membership.municipality, start=start, end=end)
+        users = (
+            StaffRole.objects.filter(municipality=membership.municipality).values("user").distinct().count()
+        )
+        earlier = UsageRecord.objects.filter(membership=membership, month=month).first()
+        records.append(
+            usage_record(
+                membership=membership,
+                month=month,
+                submissions=figures["submissions"],
+                storage_bytes=figures["storage_bytes"],
+                api_calls=earlier.api_calls if earlier else 0,
+                users=users,
+                actor=actor,
+            )  # fmt: skip
+        )
+    return records
 
 
 def period_months(period: str) -> list[int]:

@@ -12,6 +12,7 @@ urlpatterns = [
     path("groups/<int:pk>/", views.group_detail, name="group"),
     path("groups/<int:pk>/members/", views.member_onboard, name="member_onboard"),
     path("groups/<int:pk>/statements/", views.statement_issue, name="statement_issue"),
+    path("groups/<int:pk>/usage/", views.usage_meter, name="usage_meter"),
     path("statements/<int:pk>/", views.statement_detail, name="statement"),
     path("statements/<int:pk>/<str:code>.csv", views.statement_csv, name="statement_csv"),
 ]

@@ -155,6 +155,28 @@ def statement_issue(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("cloud:group", pk=group.pk)
 
 
+@require_POST
+@verified_staff_required
+def usage_meter(request: HttpRequest, pk: int) -> HttpResponse:
+    """Measure a month's usage of every member from the platform (applications, storage, staff accounts)."""
+    group, role = _group_for(request, pk)
+    _require_admin(role)
+    raw = request.POST.get("month", "").replace("-", "")
+    try:
+        month = int(raw)
+        records = services.usage_meter(group=group, month=month, actor=request.user)
+    except ValueError:
+        messages.error(request, _("The month must be YYYYMM."))
+    except services.CloudError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request,
+            _("Usage of %(month)s measured for %(count)s members.") % {"month": month, "count": len(records)},
+        )
+    return redirect("cloud:group", pk=group.pk)
+
+
 def _statement_for(request: HttpRequest, pk: int):
     statement = get_object_or_404(CostStatement.objects.select_related("group__lead_municipality"), pk=pk)
     lines = selectors.visible_lines(request.user, statement)

@@ -216,3 +216,24 @@ def fiscal_years_with_data(municipality: Municipality | None = None) -> list[int
     years = set(found.values_list("fiscal_year", flat=True).distinct())
     years |= set(tallies.values_list("fiscal_year", flat=True).distinct())
     return sorted(years, reverse=True)
+
+
+# --- Usage metering for the shared cloud (自治体クラウド) -----------------------------------------------------
+def usage_figures(*, municipality: Municipality, start, end) -> dict[str, int]:
+    """What a municipality used of the platform between two aware datetimes: submissions filed (any channel)
+    and the bytes it keeps (answers as filed and attachments), measured now."""
+    from django.db.models.functions import Length
+
+    from madoguchi.procedures.models import Attachment, SubmissionRevision
+
+    submissions = Submission.objects.filter(
+        municipality=municipality, submitted_at__gte=start, submitted_at__lt=end
+    ).count()
+    answers = (
+        SubmissionRevision.objects.filter(submission__municipality=municipality).aggregate(
+            n=Sum(Length("canonical"))
+        )["n"]
+        or 0
+    )
+    files = Attachment.objects.filter(municipality=municipality).aggregate(n=Sum("size"))["n"] or 0
+    return {"submissions": submissions, "storage_bytes": int(answers) + int(files)}

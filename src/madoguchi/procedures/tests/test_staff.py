@@ -226,3 +226,20 @@ def test_builder_import_refuses_a_broken_definition(client, town, admin):
     upload.name = "broken.json"
     client.post(reverse("procedures_staff:import", args=[town.code, procedure.code]), {"definition": upload})
     assert procedure.versions.get().sha256 == before
+
+
+def test_purge_command_and_task(filed, admin):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from madoguchi.procedures.tasks import retention_purge
+
+    services.submission_transition(submission=filed, to="refused", actor=admin, message="定員")
+    Submission.objects.filter(pk=filed.pk).update(retain_until=timezone.localdate() - timedelta(days=1))
+    out = StringIO()
+    call_command("procedures", "purge", "--dry-run", stdout=out)
+    assert out.getvalue().startswith("1 ")
+    assert retention_purge.delay().get() == {"purged": 1}
+    call_command("procedures", "purge", stdout=out)
+    assert "Contents of 0" in out.getvalue()

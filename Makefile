@@ -14,7 +14,7 @@ PORT   ?= 8000
 # A fresh random 32-byte key, base64: what production sets for each secret (see README, Configuration).
 NEWKEY := $(BIN)/python -c 'import base64, secrets; print(base64.b64encode(secrets.token_bytes(32)).decode())'
 
-.PHONY: help install migrate demo run serve test lint format pytest check-deploy messages bench clean
+.PHONY: help install e2e-deps migrate demo run serve test lint format pytest check-deploy messages bench clean
 
 help:
 	@echo "make run    install, migrate, load demo data, serve on http://localhost:$(PORT)"
@@ -29,6 +29,33 @@ $(STAMP): pyproject.toml constraints.txt
 	@touch $(STAMP)
 
 install: $(STAMP)
+
+# The end-to-end tests' browser and accessibility checker (tests only): axe-core from npm (package-lock.json)
+# and Debian's chromium with Japanese fonts, plus poppler's pdftoppm (the sanitizer's page re-render test).
+# Each is installed only when missing; where it cannot be (no npm, not root, no apt-get) a warning is
+# printed and the e2e tests skip — except under CI=true, where they fail.
+AXE      := node_modules/axe-core/axe.min.js
+CHROMIUM := /usr/bin/chromium
+CJK_FONT := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
+APT_E2E  := DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium fonts-noto-cjk poppler-utils
+PDFTOPPM := /usr/bin/pdftoppm
+
+e2e-deps: $(AXE) $(CHROMIUM) $(CJK_FONT) $(PDFTOPPM)
+
+# npm ci keeps the tarball's old file dates: touch, so that the file is newer than the lock file it came from.
+$(AXE): package.json package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  npm ci --no-audit --no-fund && touch $(AXE) \
+	    || echo "warning: npm ci failed: axe-core not installed, the e2e tests will skip"; \
+	else echo "warning: npm not found: axe-core not installed, the e2e tests will skip"; fi
+
+$(CHROMIUM) $(CJK_FONT) $(PDFTOPPM) &:
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing Debian's chromium and fonts-noto-cjk for the e2e tests"; \
+	  $(APT_E2E) || { apt-get update -q && $(APT_E2E); } \
+	    || echo "warning: apt-get could not install chromium: the e2e tests will skip"; \
+	else echo "warning: $(CHROMIUM) is missing and cannot be installed here (needs root and apt-get):" \
+	  "the e2e tests will skip; as root: $(APT_E2E)"; fi
 
 migrate: install
 	$(CMD) migrate --noinput
@@ -59,10 +86,10 @@ format: install
 	$(BIN)/ruff check --fix src bench
 	$(BIN)/ruff format src bench
 
-pytest: install
+pytest: install e2e-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test: lint
+test: lint e2e-deps
 	$(CMD) makemigrations --check --dry-run
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
@@ -70,6 +97,7 @@ check-deploy: install
 	MADOGUCHI_PRODUCTION=true DEBUG=false ALLOWED_HOSTS=madoguchi.example.jp \
 	SECRET_KEY=$$($(BIN)/python -c "import secrets; print(secrets.token_urlsafe(50))") MADOGUCHI_VAULT_KEY=$$($(NEWKEY)) MADOGUCHI_VAULT_INDEX_KEY=$$($(NEWKEY)) \
 	MADOGUCHI_HOLDER_KEY=$$($(NEWKEY)) GBIZID_CLIENT_SECRET=$$($(NEWKEY)) \
+	FEE_GATEWAY_API_KEY=$$($(NEWKEY)) FEE_GATEWAY_WEBHOOK_SECRET=$$($(NEWKEY)) \
 	$(CMD) check --deploy --fail-level WARNING
 
 messages: install
@@ -79,4 +107,4 @@ bench: install
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) var node_modules .pytest_cache .ruff_cache .hypothesis

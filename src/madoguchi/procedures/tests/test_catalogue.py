@@ -135,3 +135,17 @@ def test_submission_api_validates_like_the_form_and_files(client, adopt):
     assert client.post(other, {}, content_type="application/json").status_code == 409
     missing = f"/api/v1/procedures/municipalities/{procedure.municipality.code}/procedures/nope/submissions"
     assert client.post(missing, {}, content_type="application/json").status_code == 404
+
+
+def test_postcode_lookup_works_from_any_thread():
+    import threading
+
+    from madoguchi.procedures import postcodes
+
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(postcodes.lookup("0600000"))) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [r.city for r in results] == ["札幌市中央区"] * 3

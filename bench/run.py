@@ -15,6 +15,7 @@ BENCHMARKS = [
     "anonymize_synthetic.py",
     "security_ingest.py",
     "procedures_forms.py",
+    "procedures_definition_save.py",
 ]
 
 if __name__ == "__main__":

@@ -373,3 +373,17 @@ class TallyForm(forms.Form):
                  (Submission.Channel.PAPER, Submission.Channel.PAPER.label)],
     )  # fmt: skip
     count = forms.IntegerField(label=gettext_lazy("Cases"), min_value=0, max_value=10_000_000)
+
+
+class BundleForm(forms.Form):
+    code = forms.SlugField(label=gettext_lazy("Code (letters, digits and -)"), max_length=64)
+    name = forms.CharField(label=gettext_lazy("Name"), max_length=200)
+    life_event = forms.ChoiceField(label=gettext_lazy("Life event"), choices=LifeEvent.choices)
+    procedures = forms.MultipleChoiceField(
+        label=gettext_lazy("Procedures filed together"), widget=forms.CheckboxSelectMultiple,
+        help_text=gettext_lazy("The questions they have in common are asked once."),
+    )  # fmt: skip
+
+    def __init__(self, *args, choices=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["procedures"].choices = choices

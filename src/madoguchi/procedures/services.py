@@ -903,6 +903,74 @@ def tally_set(*, procedure: Procedure, fiscal_year: int, channel: str, count: in
     return tally
 
 
+# --- Life-event bundles of a municipality ------------------------------------------------------------------
+SHARED_TYPES = frozenset(
+    {"text", "kana", "date", "email", "phone", "postcode", "number", "choice", "textarea"}
+)
+
+
+def bundle_create(
+    *, municipality: Municipality, actor, code: str, name: str, life_event: str, procedure_codes: list[str]
+) -> LifeEventBundle:
+    """A municipality's own one-stop: the shared questions are the fields its procedures have in common (same
+    key and type in at least two of them, in the first procedure's order); each procedure's answers map 1:1."""
+    if len(procedure_codes) < 2:
+        raise ProcedureError("bundle", _("Choose at least two procedures."))
+    procedures = list(
+        Procedure.objects.filter(
+            municipality=municipality, code__in=procedure_codes, current_version__isnull=False
+        ).select_related("current_version")
+    )
+    by_code = {p.code: p for p in procedures}
+    if set(by_code) != set(procedure_codes):
+        raise ProcedureError("bundle", _("Every procedure must be published with a form."))
+    fields_of = {
+        c: {
+            f.key: f
+            for f in parse_definition(by_code[c].current_version.definition).fields_in_order
+            if f.group is None
+        }
+        for c in procedure_codes
+    }
+    shared, seen = [], set()
+    for c in procedure_codes:
+        for key, field in fields_of[c].items():
+            if key in seen or field.type not in SHARED_TYPES:
+                continue
+            same = [
+                o for o in procedure_codes if key in fields_of[o] and fields_of[o][key].type == field.type
+            ]
+            if len(same) >= 2:
+                item = field.to_json()
+                item.pop("show_if", None)
+                item.pop("address_field", None)
+                item["required"] = False
+                shared.append(item)
+                seen.add(key)
+    if not shared:
+        raise ProcedureError("bundle", _("These procedures have no questions in common."))
+    definition = parse_definition(
+        {
+            "schema": 1,
+            "title": {"ja": name},
+            "pages": [{"key": "shared", "title": {"ja": "共通の質問"}, "fields": shared}],
+        }
+    )
+    mapping = {c: {k: k for k in seen if k in fields_of[c]} for c in procedure_codes}
+    with transaction.atomic():
+        if LifeEventBundle.objects.filter(municipality=municipality, code=code).exists():
+            raise ProcedureError("exists", _("A one-stop service with this code already exists."))
+        bundle = LifeEventBundle.objects.create(
+            municipality=municipality, code=code, name=name, life_event=life_event, procedure_codes=procedure_codes,
+            shared_definition=definition.to_json(), mapping=mapping,
+        )  # fmt: skip
+        audit.record(
+            actor=actor, action="procedures.bundle_created", target=bundle, municipality=municipality,
+            details={"code": code, "procedures": procedure_codes, "shared": sorted(seen)},
+        )  # fmt: skip
+    return bundle
+
+
 # --- Retention ----------------------------------------------------------------------------------------------
 def retention_purge(*, today: date | None = None, limit: int = 1000) -> int:
     """Delete the contents of closed submissions whose retention period has ended (文書の保存期間満了).

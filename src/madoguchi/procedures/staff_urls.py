@@ -17,6 +17,7 @@ municipal_urlpatterns = [
     path("", v.index, name="index"),
     path("templates/", v.templates, name="templates"),
     path("new/", v.new, name="new"),
+    path("bundles/", v.bundles, name="bundles"),
     path("inbox/", v.inbox, name="inbox"),
     path("stats/", v.stats, name="stats"),
     path("cases/<str:reference>/", v.case, name="case"),

@@ -8,6 +8,7 @@ import json
 
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -23,6 +24,7 @@ from madoguchi.procedures import builder, selectors, services
 from madoguchi.procedures.answers import definition_problem_message, display_rows
 from madoguchi.procedures.formengine import DefinitionError, parse_definition
 from madoguchi.procedures.forms import (
+    BundleForm,
     NewProcedureForm,
     OfflineCaseForm,
     ProcedureSettingsForm,
@@ -30,7 +32,14 @@ from madoguchi.procedures.forms import (
     TallyForm,
     TransitionForm,
 )
-from madoguchi.procedures.models import Attachment, FormVersion, Procedure, ProcedureTemplate, Submission
+from madoguchi.procedures.models import (
+    Attachment,
+    FormVersion,
+    LifeEventBundle,
+    Procedure,
+    ProcedureTemplate,
+    Submission,
+)
 from madoguchi.procedures.notices import decision_notice_pdf, receipt_pdf
 
 R = StaffRole.Role
@@ -179,6 +188,35 @@ def services_role(request: HttpRequest, roles) -> bool:
     from madoguchi.identity.selectors import staff_access
 
     return staff_access(request.user, request.municipality, roles)
+
+
+@municipality_staff_required(ADMIN)
+@require_http_methods(["GET", "POST"])
+def bundles(request: HttpRequest, municipality_code: str) -> HttpResponse:
+    """Life-event one-stop services: the national ones, and this municipality's own."""
+    published = Procedure.objects.filter(
+        municipality=request.municipality, status=Procedure.Status.PUBLISHED, current_version__isnull=False
+    ).order_by("name")
+    form = BundleForm(request.POST or None, choices=[(p.code, p.name) for p in published])
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.bundle_create(
+                municipality=request.municipality, actor=request.user, code=form.cleaned_data["code"],
+                name=form.cleaned_data["name"], life_event=form.cleaned_data["life_event"],
+                procedure_codes=form.cleaned_data["procedures"],
+            )  # fmt: skip
+        except services.ProcedureError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, _("The one-stop service was created."))
+            return redirect("procedures_staff:bundles", municipality_code=municipality_code)
+    found = LifeEventBundle.objects.filter(
+        Q(municipality=request.municipality) | Q(municipality__isnull=True)
+    )
+    return render(
+        request, "procedures/staff/bundles.html",
+        {"bundles": found.order_by("municipality", "code"), "form": form, "municipality": request.municipality},
+    )  # fmt: skip
 
 
 # --- Builder ------------------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -72,7 +73,9 @@ def catalogue(request: HttpRequest, municipality_code: str) -> HttpResponse:
     found = selectors.procedures_search(
         municipality=request.municipality, keyword=keyword, life_event=life_event, category=category
     )
-    bundles = LifeEventBundle.objects.filter(municipality__isnull=True).order_by("code")
+    bundles = LifeEventBundle.objects.filter(
+        Q(municipality__isnull=True) | Q(municipality=request.municipality)
+    ).order_by("municipality", "code")
     return render(
         request, "procedures/catalogue.html",
         {"form": form, "procedures": found, "bundles": bundles, "municipality": request.municipality},

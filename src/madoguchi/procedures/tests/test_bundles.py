@@ -59,3 +59,29 @@ def test_bundle_needs_a_signed_in_resident(client, adopt, town):
         ).status_code
         == 404
     )
+
+
+def test_a_municipality_defines_its_own_bundle_from_common_questions(client, adopt, town, admin, jpki):
+    from madoguchi.identity.tests.factories import sign_in_staff
+    from madoguchi.procedures.models import LifeEventBundle
+
+    adopt("suido-shiyo-kaishi")
+    adopt("sodai-gomi-shushu")
+    adopt("jidosha-zei-jusho-henko")
+    sign_in_staff(client, admin)
+    url = reverse("procedures_staff:bundles", args=[town.code])
+    response = client.post(url, {
+        "code": "hikkoshi", "name": "引越しワンストップ", "life_event": "moving",
+        "procedures": ["sodai-gomi-shushu", "jidosha-zei-jusho-henko"],
+    })  # fmt: skip
+    assert response.status_code == 302
+    bundle = LifeEventBundle.objects.get(municipality=town, code="hikkoshi")
+    shared = [f["key"] for f in bundle.shared_definition["pages"][0]["fields"]]
+    assert {"applicant_name", "applicant_postcode", "applicant_address", "applicant_phone"} <= set(shared)
+    assert bundle.mapping["sodai-gomi-shushu"]["applicant_name"] == "applicant_name"
+    one = client.post(
+        url, {"code": "x", "name": "x", "life_event": "moving", "procedures": ["sodai-gomi-shushu"]}
+    )
+    assert one.status_code == 200 and LifeEventBundle.objects.filter(municipality=town).count() == 1
+    page = client.get(reverse("procedures:catalogue", args=[town.code]))
+    assert "引越しワンストップ" in page.content.decode()

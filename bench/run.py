@@ -16,6 +16,7 @@ BENCHMARKS = [
     "security_ingest.py",
     "procedures_forms.py",
     "procedures_definition_save.py",
+    "grants_calc.py",
 ]
 
 if __name__ == "__main__":

@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "madoguchi.privacy",
     "madoguchi.cloud",
     "madoguchi.procedures",
+    "madoguchi.grants",
     "madoguchi.identity.admin_site.MadoguchiAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",

@@ -296,7 +296,6 @@ def step(request: HttpRequest, municipality_code: str, code: str, step: str) -> 
             return redirect(
                 "procedures:step", municipality_code=municipality_code, code=code, step=keys[position + 1]
             )
-    state.pop("from_check", None) if request.method == "GET" and request.GET.get("change") is None else None
     if request.GET.get("change") is not None:
         state["from_check"] = True
         _save_state(request, procedure, state, current.key)

@@ -136,3 +136,19 @@ def test_signed_and_paid_application_then_the_staff_decision(page, axe_check, jp
     page.goto(f"/procedures/mine/{submission.reference}/")
     axe_check(page)
     expect(page.locator(".proc-timeline")).to_contain_text("収集日は4月1日です。")
+
+
+def test_catalogue_search_and_status_pages_pass_axe(page, axe_check, signed_paid_procedure):
+    procedure = signed_paid_procedure
+    page.goto("/procedures/?q=そだいごみ")
+    axe_check(page)
+    expect(page.locator(".proc-list")).to_contain_text("粗大ごみ収集申込")
+    page.goto(f"/{procedure.municipality.code}/procedures/")
+    axe_check(page)
+    page.goto("/procedures/status/")
+    axe_check(page)
+    page.locator('[name="reference"]').fill("13101-XXXXX-XXXXX")
+    page.locator('[name="secret"]').fill("WRONG")
+    page.locator("main button.button--primary").click()
+    expect(page.locator('[role="alert"]')).to_be_visible()
+    axe_check(page)

@@ -313,6 +313,12 @@ FEE_GATEWAY_WEBHOOK_SECRET = _required_in_production(
     "FEE_GATEWAY_WEBHOOK_SECRET", "fee_gateway_webhook_secret", lambda: secrets.token_urlsafe(32)
 )
 
+# --- 匿名加工情報 (privacy workflow) ---------------------------------------------------------------------------
+# Source files of personal-information files, and the anonymized outputs (under output/), live here.
+PRIVACY_DIR = Path(env.str("MADOGUCHI_PRIVACY_DIR", default=str(VAR_DIR / "privacy")))
+# How long a provision (download) link stays valid.
+PRIVACY_PROVISION_DAYS = env.int("MADOGUCHI_PRIVACY_PROVISION_DAYS", default=7)
+
 # --- Product -----------------------------------------------------------------------------------------------
 MADOGUCHI_SITE_NAME = env.str("MADOGUCHI_SITE_NAME", default="Madoguchi 窓口")
 MADOGUCHI_DEMO = env.bool("MADOGUCHI_DEMO", default=not PRODUCTION)

@@ -1,0 +1,278 @@
+"""The public-body workflow of 行政機関等匿名加工情報 (個人情報保護法 第109–121条), leak reports (法第68条) and
+data-subject requests (開示 第76条–, 訂正 第90条–, 利用停止 第98条–).
+
+Deadlines are computed in `deadlines.py` (pure); these models only store the dates they start from.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from madoguchi.core.models import Municipality
+from madoguchi.identity.models import Business
+
+
+class PersonalInfoFile(models.Model):
+    """個人情報ファイル (法第60条第2項) as entered in the 個人情報ファイル簿 (法第75条).
+
+    `items` is a list of {"name": column, "role": engine role, "label": Japanese label}. The data stay where
+    they are: `source_path` is relative to one of the allowed data roots (see `services.data_roots`), and
+    `hierarchies_path` is the folder of the generalization hierarchies the engine needs for each
+    quasi-identifier.
+    """
+
+    municipality = models.ForeignKey(Municipality, on_delete=models.PROTECT, related_name="privacy_files")
+    name = models.CharField(_("file name"), max_length=200)
+    purpose = models.TextField(_("purpose of use"))
+    items = models.JSONField(_("items"), default=list)
+    record_count = models.PositiveIntegerField(_("number of records"), default=0)
+    source_path = models.CharField(_("source data"), max_length=500)
+    separator = models.CharField(max_length=1, default=",")
+    hierarchies_path = models.CharField(_("hierarchies folder"), max_length=500, blank=True)
+    open_to_proposals = models.BooleanField(_("open to proposals"), default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("personal information file")
+        ordering = ["municipality", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def item_names(self) -> list[str]:
+        return [i["name"] for i in self.items]
+
+
+class ProposalCall(models.Model):
+    """提案募集 (法第111条). `fee_table`: {"base": yen, "per_hour": yen, "outsourcing": bool, "basis": text}."""
+
+    municipality = models.ForeignKey(Municipality, on_delete=models.PROTECT, related_name="privacy_calls")
+    title = models.CharField(_("title"), max_length=200)
+    starts_on = models.DateField(_("start of the period"))
+    ends_on = models.DateField(_("end of the period"))
+    files = models.ManyToManyField(PersonalInfoFile, related_name="calls", verbose_name=_("files offered"))
+    fee_table = models.JSONField(_("fee table"), default=dict)
+    guidance = models.TextField(_("guidance"), blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("proposal call")
+        ordering = ["-starts_on", "-pk"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Proposal(models.Model):
+    """提案書 (法第112条) from a business signed in with GビズID, and its review (法第113条, 第114条)."""
+
+    class Status(models.TextChoices):
+        SUBMITTED = "submitted", _("submitted")
+        IN_REVIEW = "in_review", _("in review")
+        REJECTED = "rejected", _("rejected")
+        ACCEPTED = "accepted", _("accepted")
+        NOTIFIED = "notified", _("notified")
+        CONTRACTED = "contracted", _("contracted")
+        FEE_PAID = "fee_paid", _("fee paid")
+        CREATED = "created", _("created")
+        PROVIDED = "provided", _("provided")
+        WITHDRAWN = "withdrawn", _("withdrawn")
+
+    reference = models.CharField(max_length=16, unique=True)
+    call = models.ForeignKey(ProposalCall, on_delete=models.PROTECT, related_name="proposals")
+    file = models.ForeignKey(PersonalInfoFile, on_delete=models.PROTECT, related_name="proposals")
+    business = models.ForeignKey(Business, on_delete=models.PROTECT, related_name="privacy_proposals")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    purpose = models.TextField(_("purpose and use"))
+    items_wanted = models.JSONField(_("items wanted"), default=list)
+    processing_method = models.TextField(_("processing method"))
+    safeguards = models.TextField(_("safeguards (安全管理措置)"))
+    period_months = models.PositiveSmallIntegerField(_("period of use (months)"), default=12)
+    declarations = models.JSONField(_("self-declaration"), default=dict)
+    checklist = models.JSONField(_("review checklist"), default=dict)
+    review_note = models.TextField(_("review note"), blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.SUBMITTED)
+    submitted_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    notified_on = models.DateField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("proposal")
+        ordering = ["-submitted_at"]
+
+    def __str__(self) -> str:
+        return self.reference
+
+    @property
+    def municipality(self) -> Municipality:
+        return self.call.municipality
+
+
+class Contract(models.Model):
+    """利用契約 (法第115条) and the fee (法第119条), integer yen."""
+
+    proposal = models.OneToOneField(Proposal, on_delete=models.PROTECT, related_name="contract")
+    hours = models.PositiveIntegerField(_("hours of work"))
+    outsourcing_cost = models.PositiveIntegerField(_("outsourcing cost (yen)"), default=0)
+    fee = models.PositiveIntegerField(_("fee (yen)"))
+    fee_breakdown = models.JSONField(default=dict)
+    contract_date = models.DateField(_("contract date"))
+    paid_on = models.DateField(_("fee paid on"), null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"contract {self.proposal_id}: {self.fee} yen"
+
+
+class CreationJob(models.Model):
+    """作成 (法第116条): the engine run, its processing record (作成記録) and metrics."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("queued")
+        RUNNING = "running", _("running")
+        DONE = "done", _("done")
+        FAILED = "failed", _("failed")
+
+    proposal = models.ForeignKey(Proposal, on_delete=models.PROTECT, related_name="jobs")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
+    progress = models.PositiveSmallIntegerField(default=0)
+    params = models.JSONField(default=dict)
+    report = models.JSONField(default=dict, blank=True)
+    output_name = models.CharField(max_length=200, blank=True)
+    output_sha256 = models.CharField(max_length=64, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"job {self.pk} ({self.status})"
+
+
+class Provision(models.Model):
+    """提供: a download link that expires. Only the SHA-256 of the token is stored."""
+
+    proposal = models.ForeignKey(Proposal, on_delete=models.PROTECT, related_name="provisions")
+    job = models.ForeignKey(CreationJob, on_delete=models.PROTECT, related_name="provisions")
+    token_hash = models.CharField(max_length=64, unique=True)
+    expires_at = models.DateTimeField()
+    max_downloads = models.PositiveSmallIntegerField(default=1)
+    downloads = models.PositiveSmallIntegerField(default=0)
+    issued_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(downloads__lte=models.F("max_downloads")), name="privacy_provision_max"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"provision {self.pk} of {self.proposal_id}"
+
+
+class ProvisionDownload(models.Model):
+    provision = models.ForeignKey(Provision, on_delete=models.PROTECT, related_name="download_log")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"download {self.pk} of {self.provision_id}"
+
+
+class RegisterEntry(models.Model):
+    """A line of the 行政機関等匿名加工情報ファイル簿 (法第117条 / 第110条): public, no personal data."""
+
+    municipality = models.ForeignKey(Municipality, on_delete=models.PROTECT, related_name="privacy_register")
+    proposal = models.OneToOneField(Proposal, on_delete=models.PROTECT, related_name="register_entry")
+    file_name = models.CharField(max_length=200)
+    items = models.JSONField(default=list)
+    processing_method = models.TextField()
+    created_on = models.DateField()
+    recipient = models.CharField(max_length=200)
+    provided_on = models.DateField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_on", "-pk"]
+
+    def __str__(self) -> str:
+        return self.file_name
+
+
+class LeakReport(models.Model):
+    """漏えい等報告 (法第68条; 規則第43条 the cases, 第44条 速報・確報)."""
+
+    class Kind(models.TextChoices):
+        SENSITIVE = "sensitive", _("special care-required personal information (要配慮個人情報)")
+        FINANCIAL = "financial", _("may cause financial harm (財産的被害)")
+        UNLAWFUL = "unlawful", _("may have been done for an unlawful purpose (不正の目的)")
+        OVER_100 = "over_100", _("more than 100 people")
+        ORDINANCE = "ordinance", _("ordinance-designated sensitive information (条例要配慮個人情報)")
+
+    municipality = models.ForeignKey(Municipality, on_delete=models.PROTECT, related_name="privacy_leaks")
+    reference = models.CharField(max_length=16, unique=True)
+    title = models.CharField(_("title"), max_length=200)
+    occurred_on = models.DateField(_("occurred on"), null=True, blank=True)
+    discovered_on = models.DateField(_("known on (知った日)"))
+    affected_count = models.PositiveIntegerField(_("people affected"), default=0)
+    kinds = models.JSONField(_("kinds"), default=list)
+    description = models.TextField(_("what happened"), blank=True)
+    preliminary_reported_on = models.DateField(_("preliminary report sent on"), null=True, blank=True)
+    final_reported_on = models.DateField(_("final report sent on"), null=True, blank=True)
+    persons_notified_on = models.DateField(_("persons notified on"), null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-discovered_on", "-pk"]
+
+    def __str__(self) -> str:
+        return self.reference
+
+
+class DataSubjectRequest(models.Model):
+    """開示 (法第76条), 訂正 (第90条), 利用停止・消去 (第98条) requests and their answers."""
+
+    class Kind(models.TextChoices):
+        DISCLOSURE = "disclosure", _("disclosure (開示)")
+        CORRECTION = "correction", _("correction (訂正)")
+        STOP_USE = "stop_use", _("stop of use (利用停止)")
+        ERASURE = "erasure", _("erasure (消去)")
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", _("received")
+        EXTENDED = "extended", _("period extended")
+        ANSWERED = "answered", _("answered")
+        WITHDRAWN = "withdrawn", _("withdrawn")
+
+    class Decision(models.TextChoices):
+        GRANTED = "granted", _("granted")
+        PARTLY = "partly", _("partly granted")
+        REFUSED = "refused", _("refused")
+
+    municipality = models.ForeignKey(Municipality, on_delete=models.PROTECT, related_name="privacy_requests")
+    reference = models.CharField(max_length=16, unique=True)
+    kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
+    received_on = models.DateField(_("received on"))
+    requester = models.CharField(_("requester"), max_length=200)
+    file = models.ForeignKey(
+        PersonalInfoFile, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    details = models.TextField(_("what is requested"), blank=True)
+    correction_days = models.PositiveSmallIntegerField(_("days spent on 補正 (not counted)"), default=0)
+    extension_reason = models.TextField(_("reason for the extension"), blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RECEIVED)
+    decision = models.CharField(_("decision"), max_length=8, choices=Decision.choices, blank=True)
+    answer = models.TextField(_("answer"), blank=True)
+    answered_on = models.DateField(_("answered on"), null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-received_on", "-pk"]
+
+    def __str__(self) -> str:
+        return self.reference

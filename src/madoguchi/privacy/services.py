@@ -1,0 +1,649 @@
+"""Writes of the 行政機関等匿名加工情報 workflow (法第109–121条), leak reports and data-subject requests.
+
+Keyword-only, one `transaction.atomic` each, an `audit.record` in the same transaction (the municipality's
+stream). The creation job is the exception that proves the rule: the engine runs outside any transaction
+(it may take minutes), between two audited steps (`running`, then `done` or `failed`).
+
+提案募集 `call_create` → 提案 `proposal_submit` → `proposal_review_start` → `proposal_checklist_save` →
+`proposal_accept` / `proposal_reject` (欠格事由 refuse acceptance) → 通知 `proposal_notify` → 契約
+`contract_conclude` (fee from the call's table) → `fee_paid` → 作成 `creation_job_queue` + task
+`privacy.create_anonymized` (`creation_job_run`) → 提供 `provision_issue` / `provision_download` → the
+匿名加工情報ファイル簿 (`RegisterEntry`, written when the job is done and when first downloaded).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import tempfile
+from datetime import date, timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from madoguchi.core import audit
+from madoguchi.privacy import deadlines
+from madoguchi.privacy.models import (
+    Contract,
+    CreationJob,
+    DataSubjectRequest,
+    LeakReport,
+    PersonalInfoFile,
+    Proposal,
+    ProposalCall,
+    Provision,
+    ProvisionDownload,
+    RegisterEntry,
+)
+
+S = Proposal.Status
+REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+# The fee of 法第119条. For the national government 施行令 sets it (as we read it: 21,000円 + 3,950円 per hour
+# of work + what is paid to a contractor); a local government sets its own by ordinance (法第119条第3項), with
+# the national figures as the standard. A DEMO DEFAULT: every call stores its own table, set by the body.
+DEFAULT_FEE_TABLE = {
+    "base": 21_000,
+    "per_hour": 3_950,
+    "outsourcing": True,
+    "basis": "デモ既定値（施行令の額を標準とした例。条例で定める額に置き換えてください）",
+}
+
+# 欠格事由 (法第113条) the business declares itself and staff confirm; and the review criteria (法第114条).
+DISQUALIFICATIONS = [
+    ("not_incapacitated", "未成年者・心身の故障により適正に利用できない者・破産者で復権を得ない者に該当しない（法第113条）"),
+    ("no_sentence", "禁錮以上の刑又はこの法律による罰金の刑の執行を終わってから2年を経過しない者に該当しない（法第113条）"),
+    ("no_cancellation", "行政機関等匿名加工情報の利用契約を解除されてから2年を経過しない者に該当しない（法第113条）"),
+    ("not_antisocial", "暴力団員等の反社会的勢力に該当しない（募集要項）"),
+]  # fmt: skip
+REVIEW_CHECKS = [
+    ("purpose_benefit", "新たな産業の創出又は活力ある経済社会若しくは豊かな国民生活の実現に資する（法第114条）"),
+    ("items_necessary", "求める項目が利用の目的に照らして必要な範囲である"),
+    ("period_appropriate", "利用期間が目的に照らして必要な期間である"),
+    ("safeguards_adequate", "安全管理措置（漏えい防止等）が適切である"),
+    ("processing_standard", "加工の方法が基準（施行規則第62条）に適合する"),
+]  # fmt: skip
+CHECK_KEYS = [f"disq_{k}" for k, _label in DISQUALIFICATIONS] + [k for k, _label in REVIEW_CHECKS]
+
+
+class PrivacyError(Exception):
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _reference(prefix: str) -> str:
+    return prefix + "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(10))
+
+
+def _actor_pk(actor):
+    return actor if getattr(actor, "pk", None) else None
+
+
+# --- Data files -----------------------------------------------------------------------------------------------
+def privacy_dir() -> Path:
+    return Path(settings.PRIVACY_DIR)
+
+
+def data_roots() -> list[Path]:
+    """Where source data and hierarchies may be read from: the platform's privacy folder and the bundled data."""
+    return [privacy_dir().resolve(), (Path(__file__).parent / "data").resolve()]
+
+
+def resolve_data_path(relative: str) -> Path:
+    """`relative` inside one of the data roots (no escaping with .. or symlinks), or PrivacyError."""
+    if not relative or Path(relative).is_absolute():
+        raise PrivacyError("path", _("The data path must be relative to a data folder."))
+    for root in data_roots():
+        candidate = (root / relative).resolve()
+        if candidate.is_relative_to(root) and candidate.exists():
+            return candidate
+    raise PrivacyError("path", _("The data file %(path)s was not found.") % {"path": relative})
+
+
+def _output_dir() -> Path:
+    path = privacy_dir() / "output"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def file_register(
+    *, municipality, actor, name: str, purpose: str, items: list[dict], source_path: str, separator: str = ",",
+    hierarchies_path: str = "", open_to_proposals: bool = False,
+) -> PersonalInfoFile:  # fmt: skip
+    source = resolve_data_path(source_path)
+    if hierarchies_path:
+        resolve_data_path(hierarchies_path)
+    with source.open("rb") as fh:
+        records = max(sum(1 for _line in fh) - 1, 0)
+    with transaction.atomic():
+        found = PersonalInfoFile.objects.create(
+            municipality=municipality, name=name, purpose=purpose, items=items, record_count=records,
+            source_path=source_path, separator=separator, hierarchies_path=hierarchies_path,
+            open_to_proposals=open_to_proposals,
+        )  # fmt: skip
+        audit.record(actor=actor, action="privacy.file_registered", target=found, municipality=municipality,
+                     details={"name": name, "records": records})  # fmt: skip
+    return found
+
+
+def file_set_open(*, file: PersonalInfoFile, actor, open_to_proposals: bool) -> PersonalInfoFile:
+    with transaction.atomic():
+        PersonalInfoFile.objects.filter(pk=file.pk).update(open_to_proposals=open_to_proposals)
+        file.open_to_proposals = open_to_proposals
+        audit.record(actor=actor, action="privacy.file_opened" if open_to_proposals else "privacy.file_closed",
+                     target=file, municipality=file.municipality)  # fmt: skip
+    return file
+
+
+# --- Calls and proposals --------------------------------------------------------------------------------------
+def call_create(
+    *, municipality, actor, title: str, starts_on: date, ends_on: date, files, fee_table: dict | None = None,
+    guidance: str = "",
+) -> ProposalCall:  # fmt: skip
+    if ends_on < starts_on:
+        raise PrivacyError("period", _("The period ends before it starts."))
+    files = list(files)
+    if not files or any(f.municipality_id != municipality.pk for f in files):
+        raise PrivacyError("files", _("Choose at least one file of this municipality."))
+    table = dict(DEFAULT_FEE_TABLE if fee_table is None else fee_table)
+    with transaction.atomic():
+        call = ProposalCall.objects.create(municipality=municipality, title=title, starts_on=starts_on,
+                                           ends_on=ends_on, fee_table=table, guidance=guidance)  # fmt: skip
+        call.files.set(files)
+        PersonalInfoFile.objects.filter(pk__in=[f.pk for f in files]).update(open_to_proposals=True)
+        audit.record(actor=actor, action="privacy.call_created", target=call, municipality=municipality,
+                     details={"title": title, "files": [f.pk for f in files], "fee_table": table})  # fmt: skip
+    return call
+
+
+def call_is_open(call: ProposalCall, today: date | None = None) -> bool:
+    today = today or timezone.localdate()
+    return call.starts_on <= today <= call.ends_on
+
+
+def _locked(proposal: Proposal) -> Proposal:
+    return (
+        Proposal.objects.select_for_update().select_related("call__municipality", "file").get(pk=proposal.pk)
+    )
+
+
+def _require(proposal: Proposal, *statuses: str) -> None:
+    if proposal.status not in statuses:
+        raise PrivacyError(
+            "transition",
+            _("This step is not possible while the proposal is %(status)s.")
+            % {"status": S(proposal.status).label},
+        )
+
+
+def _record(proposal: Proposal, action: str, actor, **details) -> None:
+    audit.record(actor=actor, action=f"privacy.{action}", target=proposal, municipality=proposal.call.municipality,
+                 details={"reference": proposal.reference, "status": proposal.status, **details})  # fmt: skip
+
+
+def proposal_submit(
+    *, call: ProposalCall, file: PersonalInfoFile, account, purpose: str, items_wanted: list[str],
+    processing_method: str, safeguards: str, period_months: int, declarations: dict[str, bool],
+) -> Proposal:  # fmt: skip
+    if account is None:
+        raise PrivacyError("sign_in", _("Sign in with GビズID to make a proposal."))
+    if not call_is_open(call):
+        raise PrivacyError("closed", _("This call is not open."))
+    if not call.files.filter(pk=file.pk).exists():
+        raise PrivacyError("file", _("This file is not offered in this call."))
+    unknown = [i for i in items_wanted if i not in file.item_names]
+    if not items_wanted or unknown:
+        raise PrivacyError("items", _("Choose the items you need from the file."))
+    declared = {k: bool(declarations.get(k)) for k, _label in DISQUALIFICATIONS}
+    with transaction.atomic():
+        proposal = Proposal.objects.create(
+            reference=_reference("PV"), call=call, file=file, business=account.business, user=account.user,
+            purpose=purpose, items_wanted=list(items_wanted), processing_method=processing_method,
+            safeguards=safeguards, period_months=period_months, declarations=declared,
+        )  # fmt: skip
+        _record(proposal, "proposal_submitted", account.user, file=file.pk, items=list(items_wanted))
+    return proposal
+
+
+def may_act_for(proposal: Proposal, user) -> bool:
+    """The person who proposed, or another GビズID プライム/メンバー account of the same business."""
+    from madoguchi.identity.models import BusinessAccount
+
+    if user is None or not getattr(user, "pk", None):
+        return False
+    if proposal.user_id == user.pk:
+        return True
+    return BusinessAccount.objects.filter(
+        user=user, business_id=proposal.business_id,
+        account_type__in=[BusinessAccount.AccountType.PRIME, BusinessAccount.AccountType.MEMBER],
+    ).exists()  # fmt: skip
+
+
+def proposal_withdraw(*, proposal: Proposal, user) -> Proposal:
+    if not may_act_for(proposal, user):
+        raise PrivacyError("forbidden", _("You may not act for this proposal."))
+    with transaction.atomic():
+        proposal = _locked(proposal)
+        _require(proposal, S.SUBMITTED, S.IN_REVIEW, S.ACCEPTED, S.NOTIFIED)
+        proposal.status = S.WITHDRAWN
+        proposal.save(update_fields=["status"])
+        _record(proposal, "proposal_withdrawn", user)
+    return proposal
+
+
+def proposal_review_start(*, proposal: Proposal, actor) -> Proposal:
+    with transaction.atomic():
+        proposal = _locked(proposal)
+        _require(proposal, S.SUBMITTED)
+        proposal.status = S.IN_REVIEW
+        proposal.checklist = {f"disq_{k}": v for k, v in proposal.declarations.items()} | proposal.checklist
+        proposal.save(update_fields=["status", "checklist"])
+        _record(proposal, "review_started", actor)
+    return proposal
+
+
+def proposal_checklist_save(
+    *, proposal: Proposal, actor, checklist: dict[str, bool], note: str = ""
+) -> Proposal:
+    with transaction.atomic():
+        proposal = _locked(proposal)
+        _require(proposal, S.SUBMITTED, S.IN_REVIEW)
+        proposal.status = S.IN_REVIEW
+        proposal.checklist = {k: bool(checklist.get(k)) for k in CHECK_KEYS}
+        proposal.review_note = note[:5000]
+        proposal.save(update_fields=["status", "checklist", "review_note"])
+        _record(proposal, "checklist_saved", actor, checklist=proposal.checklist)
+    return proposal
+
+
+def disqualification_problems(proposal: Proposal) -> list[str]:
+    """The 欠格事由 not cleared: declared by the business AND confirmed by staff."""
+    problems = []
+    for key, label in DISQUALIFICATIONS:
+        if not proposal.declarations.get(key) or not proposal.checklist.get(f"disq_{key}"):
+            problems.append(label)
+    return problems
+
+
+def review_problems(proposal: Proposal) -> list[str]:
+    return [label for key, label in REVIEW_CHECKS if not proposal.checklist.get(key)]
+
+
+def proposal_accept(*, proposal: Proposal, actor) -> Proposal:
+    with transaction.atomic():
+        proposal = _locked(proposal)
+        _require(proposal, S.IN_REVIEW)
+        disqualified = disqualification_problems(proposal)
+        if disqualified:
+            raise PrivacyError("disqualified", _("A ground for disqualification (欠格事由) is not cleared: %(what)s")
+                               % {"what": "、".join(disqualified)})  # fmt: skip
+        failing = review_problems(proposal)
+        if failing:
+            raise PrivacyError("checklist", _("Not every review criterion is met: %(what)s")
+                               % {"what": "、".join(failing)})  # fmt: skip
+        proposal.status = S.ACCEPTED
+        proposal.decided_at = timezone.now()
+        proposal.save(update_fields=["status", "decided_at"])
+        _record(proposal, "proposal_accepted", actor)
+    return proposal
+
+
+def proposal_reject(*, proposal: Proposal, actor, note: str) -> Proposal:
+    if not note.strip():
+        raise PrivacyError("reason", _("Give the reason for the rejection."))
+    with transaction.atomic():
+        proposal = _locked(proposal)
+        _require(proposal, S.SUBMITTED, S.IN_REVIEW)
+        proposal.status = S.REJECTED
+        proposal.decided_at = timezone.now()
+        proposal.review_note = note[:5000]
+        proposal.save(update_fields=["status", "decided_at", "review_note"])
+        _record(proposal, "proposal_rejected", actor)
+    return proposal
+
+
+def proposal_notify(*, proposal: Proposal, actor, on: date | None = None) -> Proposal:
+    """The notice of the review's result (法第114条): accepted → notified; a rejection keeps its status."""
+    with transaction.atomic():
+        proposal = _locked(proposal)
+        _require(proposal, S.ACCEPTED, S.REJECTED)
+        proposal.notified_on = on or timezone.localdate()
+        if proposal.status == S.ACCEPTED:
+            proposal.status = S.NOTIFIED
+        proposal.save(update_fields=["status", "notified_on"])
+        _record(proposal, "proposal_notified", actor, on=proposal.notified_on.isoformat())
+    return proposal
+
+
+def contract_conclude(*, proposal: Proposal, actor, hours: int, outsourcing_cost: int = 0,
+                      contract_date: date | None = None) -> Contract:  # fmt: skip
+    with transaction.atomic():
+        proposal = _locked(proposal)
+        _require(proposal, S.NOTIFIED)
+        fee, breakdown = deadlines.fee(
+            proposal.call.fee_table, hours=hours, outsourcing_cost=outsourcing_cost
+        )
+        contract = Contract.objects.create(
+            proposal=proposal, hours=hours, outsourcing_cost=outsourcing_cost, fee=fee, fee_breakdown=breakdown,
+            contract_date=contract_date or timezone.localdate(),
+        )  # fmt: skip
+        proposal.status = S.CONTRACTED
+        proposal.save(update_fields=["status"])
+        _record(proposal, "contract_concluded", actor, fee=fee, breakdown=breakdown)
+    return contract
+
+
+def fee_paid(*, proposal: Proposal, actor, paid_on: date | None = None) -> Proposal:
+    with transaction.atomic():
+        proposal = _locked(proposal)
+        _require(proposal, S.CONTRACTED)
+        paid_on = paid_on or timezone.localdate()
+        Contract.objects.filter(proposal=proposal).update(paid_on=paid_on)
+        proposal.status = S.FEE_PAID
+        proposal.save(update_fields=["status"])
+        _record(proposal, "fee_paid", actor, paid_on=paid_on.isoformat(), fee=proposal.contract.fee)
+    return proposal
+
+
+# --- Creation ---------------------------------------------------------------------------------------------------
+def job_columns(proposal: Proposal) -> dict[str, str]:
+    """The roles of the columns the job works on: the items wanted, with the file's roles."""
+    roles = {i["name"]: i.get("role", "insensitive") for i in proposal.file.items}
+    return {name: roles[name] for name in proposal.items_wanted if name in roles}
+
+
+def creation_job_queue(*, proposal: Proposal, actor, k: int, l: float | None = None,  # noqa: E741
+                       suppression: float = 0.0, metric: str = "entropy") -> CreationJob:  # fmt: skip
+    from madoguchi.privacy.engine import AnonymizationError, PrivacyModel
+
+    columns = job_columns(proposal)
+    qi = [c for c, role in columns.items() if role == "quasi_identifier"]
+    sensitive = [c for c, role in columns.items() if role == "sensitive"]
+    if not qi:
+        raise PrivacyError("qi", _("The items wanted contain no quasi-identifier to generalize."))
+    if l is not None and len(sensitive) != 1:
+        raise PrivacyError("sensitive", _("ℓ-diversity needs exactly one sensitive item."))
+    try:
+        PrivacyModel(k=k, l=l, suppression=suppression)
+    except AnonymizationError as exc:
+        raise PrivacyError("model", str(exc)) from exc
+    with transaction.atomic():
+        proposal = _locked(proposal)
+        _require(proposal, S.FEE_PAID)
+        if proposal.jobs.filter(status__in=[CreationJob.Status.QUEUED, CreationJob.Status.RUNNING]).exists():
+            raise PrivacyError("busy", _("A creation job is already queued or running."))
+        params = {"k": k, "l": l, "suppression": suppression, "metric": metric, "qi": qi, "sensitive": sensitive,
+                  "columns": columns}  # fmt: skip
+        job = CreationJob.objects.create(proposal=proposal, params=params)
+        _record(proposal, "creation_queued", actor, job=job.pk, params=params)
+    return job
+
+
+def _set_progress(job_id: int):
+    last = [-1]
+
+    def progress(evaluated: int, total: int) -> None:
+        pct = min(99, evaluated * 100 // max(total, 1))
+        if pct >= last[0] + 5:
+            last[0] = pct
+            CreationJob.objects.filter(pk=job_id).update(progress=pct)
+
+    return progress
+
+
+def _run_engine(job: CreationJob) -> tuple:
+    import polars as pl
+
+    from madoguchi.privacy.engine import PrivacyModel, anonymize, load_hierarchy_csv
+    from madoguchi.privacy.management.commands.anonymize import find_hierarchy
+
+    file = job.proposal.file
+    params = job.params
+    source = resolve_data_path(file.source_path)
+    table = pl.read_csv(source, separator=file.separator, infer_schema=False, encoding="utf8")
+    columns = params["columns"]
+    table = table.select([c for c in table.columns if c in columns])
+    hier_dir = resolve_data_path(file.hierarchies_path) if file.hierarchies_path else None
+    hierarchies = {}
+    for column in params["qi"] + params["sensitive"]:
+        path = find_hierarchy(hier_dir, column) if hier_dir else None
+        if path is None:
+            if column in params["sensitive"]:
+                continue
+            raise PrivacyError("hierarchy", _("No hierarchy for %(column)s.") % {"column": column})
+        hierarchies[column] = load_hierarchy_csv(path)
+    result = anonymize(
+        table, roles=columns, hierarchies=hierarchies,
+        model=PrivacyModel(k=params["k"], l=params["l"], suppression=params["suppression"]),
+        metric=params.get("metric", "entropy"), progress=_set_progress(job.pk), data_source=Path(source).name,
+        row_offset=2,
+    )  # fmt: skip
+    report = result.report()
+    report["input"] = {"file": file.name, "rows": table.height, "columns": list(table.columns)}
+    return result.table, report
+
+
+def creation_job_run(*, job_id: int) -> CreationJob:
+    """Run a queued job (the Celery task calls this): running → done (or failed), each step audited."""
+    from django.core.management.base import CommandError
+
+    from madoguchi.privacy.engine import AnonymizationError
+
+    with transaction.atomic():
+        job = CreationJob.objects.select_for_update().select_related("proposal__call__municipality",
+                                                                      "proposal__file").get(pk=job_id)  # fmt: skip
+        if job.status != CreationJob.Status.QUEUED:
+            return job
+        job.status = CreationJob.Status.RUNNING
+        job.save(update_fields=["status"])
+        _record(job.proposal, "creation_started", None, job=job.pk)
+    try:
+        table, report = _run_engine(job)
+        fd, tmp = tempfile.mkstemp(prefix=".job-", suffix=".csv", dir=_output_dir())
+        os.close(fd)
+        table.write_csv(tmp, separator=job.proposal.file.separator)
+        name = f"job-{job.pk}-{secrets.token_hex(8)}.csv"
+        os.replace(tmp, _output_dir() / name)
+    except (AnonymizationError, PrivacyError, CommandError, OSError, ValueError) as exc:
+        with transaction.atomic():
+            CreationJob.objects.filter(pk=job.pk).update(status=CreationJob.Status.FAILED, error=str(exc)[:5000],
+                                                         finished_at=timezone.now())  # fmt: skip
+            _record(job.proposal, "creation_failed", None, job=job.pk, error=str(exc)[:500])
+        job.refresh_from_db()
+        return job
+    digest = hashlib.sha256((_output_dir() / name).read_bytes()).hexdigest()
+    with transaction.atomic():
+        proposal = _locked(job.proposal)
+        job.status = CreationJob.Status.DONE
+        job.progress = 100
+        job.report = report
+        job.output_name = name
+        job.output_sha256 = digest
+        job.finished_at = timezone.now()
+        job.save()
+        proposal.status = S.CREATED
+        proposal.save(update_fields=["status"])
+        RegisterEntry.objects.update_or_create(
+            proposal=proposal,
+            defaults={"municipality": proposal.call.municipality, "file_name": proposal.file.name,
+                      "items": list(job.params["columns"]), "processing_method": describe_processing(report),
+                      "created_on": timezone.localdate(), "recipient": proposal.business.name},
+        )  # fmt: skip
+        _record(proposal, "creation_done", None, job=job.pk, sha256=digest, rows=report["rows"],
+                suppressed=report["suppressed"], transformation=report["transformation"]["levels"])  # fmt: skip
+    return job
+
+
+def describe_processing(report: dict) -> str:
+    """What the register says about the processing: the model and each quasi-identifier's level."""
+    levels = "、".join(f"{c}（一般化レベル{v['level']}/{v['height']}）"
+                      for c, v in report["transformation"]["columns"].items())  # fmt: skip
+    return f"{report['privacy_model']['description']}; {levels}; 抑制 {report['suppressed']} 件"
+
+
+# --- Provision --------------------------------------------------------------------------------------------------
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def provision_issue(*, proposal: Proposal, actor, days: int | None = None, max_downloads: int = 1):
+    """A download link for the business; the token is returned once and only its hash is kept."""
+    days = days or settings.PRIVACY_PROVISION_DAYS
+    if not 1 <= days <= 90 or not 1 <= max_downloads <= 10:
+        raise PrivacyError("limits", _("Choose 1–90 days and 1–10 downloads."))
+    with transaction.atomic():
+        proposal = _locked(proposal)
+        _require(proposal, S.CREATED, S.PROVIDED)
+        job = proposal.jobs.filter(status=CreationJob.Status.DONE).order_by("-finished_at").first()
+        if job is None:
+            raise PrivacyError("no_job", _("Nothing has been created yet."))
+        token = secrets.token_urlsafe(32)
+        provision = Provision.objects.create(
+            proposal=proposal, job=job, token_hash=_hash(token), expires_at=timezone.now() + timedelta(days=days),
+            max_downloads=max_downloads, issued_by=actor,
+        )  # fmt: skip
+        _record(proposal, "provision_issued", actor, provision=provision.pk, days=days, max_downloads=max_downloads,
+                expires_at=provision.expires_at.isoformat())  # fmt: skip
+    return provision, token
+
+
+def provision_download(*, token: str, user) -> tuple[Provision, Path]:
+    """Count one download (conditional UPDATE: never past the limit or the expiry) and record it."""
+    provision = Provision.objects.select_related("proposal__call__municipality", "proposal__business", "job").filter(
+        token_hash=_hash(token)).first()  # fmt: skip
+    if provision is None or not may_act_for(provision.proposal, user):
+        raise PrivacyError("not_found", _("This download link is not valid."))
+    now = timezone.now()
+    with transaction.atomic():
+        counted = Provision.objects.filter(
+            pk=provision.pk, expires_at__gt=now, downloads__lt=F("max_downloads")
+        ).update(downloads=F("downloads") + 1)
+        if not counted:
+            expired = provision.expires_at <= now
+            _record(provision.proposal, "download_refused", user, provision=provision.pk,
+                    reason="expired" if expired else "used_up")  # fmt: skip
+            message = (_("This download link has expired.") if expired
+                       else _("This download link has been used the maximum number of times."))  # fmt: skip
+            error = PrivacyError("expired" if expired else "used_up", message)
+        else:
+            error = None
+            ProvisionDownload.objects.create(provision=provision, user=user)
+            proposal = _locked(provision.proposal)
+            if proposal.status == S.CREATED:
+                proposal.status = S.PROVIDED
+                proposal.save(update_fields=["status"])
+            RegisterEntry.objects.filter(proposal=proposal, provided_on__isnull=True).update(
+                provided_on=timezone.localdate()
+            )
+            _record(proposal, "downloaded", user, provision=provision.pk, sha256=provision.job.output_sha256)
+    if error is not None:
+        raise error
+    return provision, _output_dir() / provision.job.output_name
+
+
+# --- Leak reports and data-subject requests -----------------------------------------------------------------------
+def leak_report_create(*, municipality, actor, title: str, discovered_on: date, occurred_on: date | None = None,
+                       affected_count: int = 0, kinds: list[str] = (), description: str = "") -> LeakReport:  # fmt: skip
+    valid = {k for k, _label in LeakReport.Kind.choices}
+    kinds = sorted(set(kinds) & valid)
+    if affected_count > deadlines.OVER_100_THRESHOLD and LeakReport.Kind.OVER_100 not in kinds:
+        kinds.append(LeakReport.Kind.OVER_100.value)
+    with transaction.atomic():
+        report = LeakReport.objects.create(
+            municipality=municipality, reference=_reference("LK"), title=title, discovered_on=discovered_on,
+            occurred_on=occurred_on, affected_count=affected_count, kinds=kinds, description=description,
+        )  # fmt: skip
+        audit.record(actor=actor, action="privacy.leak_recorded", target=report, municipality=municipality,
+                     details={"reference": report.reference, "kinds": kinds, "affected": affected_count})  # fmt: skip
+    return report
+
+
+def leak_report_update(*, report: LeakReport, actor, preliminary_reported_on: date | None = None,
+                       final_reported_on: date | None = None, persons_notified_on: date | None = None) -> LeakReport:  # fmt: skip
+    with transaction.atomic():
+        report = LeakReport.objects.select_for_update().get(pk=report.pk)
+        changed = {}
+        for name, value in (("preliminary_reported_on", preliminary_reported_on),
+                            ("final_reported_on", final_reported_on), ("persons_notified_on", persons_notified_on)):  # fmt: skip
+            if value is not None and getattr(report, name) != value:
+                setattr(report, name, value)
+                changed[name] = value.isoformat()
+        report.save()
+        audit.record(actor=actor, action="privacy.leak_updated", target=report, municipality=report.municipality,
+                     details={"reference": report.reference, **changed})  # fmt: skip
+    return report
+
+
+def request_create(*, municipality, actor, kind: str, received_on: date, requester: str, details: str = "",
+                   file: PersonalInfoFile | None = None) -> DataSubjectRequest:  # fmt: skip
+    if kind not in DataSubjectRequest.Kind.values:
+        raise PrivacyError("kind", _("Unknown kind of request."))
+    if file is not None and file.municipality_id != municipality.pk:
+        raise PrivacyError("file", _("Choose a file of this municipality."))
+    with transaction.atomic():
+        found = DataSubjectRequest.objects.create(
+            municipality=municipality, reference=_reference("RQ"), kind=kind, received_on=received_on,
+            requester=requester, details=details, file=file,
+        )  # fmt: skip
+        # The requester's name stays in the row (staff only); the audit log gets the reference and kind.
+        audit.record(actor=actor, action="privacy.request_received", target=found, municipality=municipality,
+                     details={"reference": found.reference, "kind": kind, "received_on": received_on.isoformat()})  # fmt: skip
+    return found
+
+
+def _request_locked(request: DataSubjectRequest) -> DataSubjectRequest:
+    return DataSubjectRequest.objects.select_for_update().get(pk=request.pk)
+
+
+def request_correction_days(*, request: DataSubjectRequest, actor, days: int) -> DataSubjectRequest:
+    with transaction.atomic():
+        request = _request_locked(request)
+        if request.status in (DataSubjectRequest.Status.ANSWERED, DataSubjectRequest.Status.WITHDRAWN):
+            raise PrivacyError("closed", _("This request is closed."))
+        request.correction_days = max(0, days)
+        request.save(update_fields=["correction_days"])
+        audit.record(actor=actor, action="privacy.request_correction_days", target=request,
+                     municipality=request.municipality, details={"reference": request.reference, "days": days})  # fmt: skip
+    return request
+
+
+def request_extend(*, request: DataSubjectRequest, actor, reason: str) -> DataSubjectRequest:
+    if not reason.strip():
+        raise PrivacyError("reason", _("Give the reason for the extension."))
+    with transaction.atomic():
+        request = _request_locked(request)
+        if request.status != DataSubjectRequest.Status.RECEIVED:
+            raise PrivacyError("transition", _("The period can be extended once, before the answer."))
+        request.status = DataSubjectRequest.Status.EXTENDED
+        request.extension_reason = reason[:5000]
+        request.save(update_fields=["status", "extension_reason"])
+        audit.record(actor=actor, action="privacy.request_extended", target=request,
+                     municipality=request.municipality, details={"reference": request.reference})  # fmt: skip
+    return request
+
+
+def request_answer(*, request: DataSubjectRequest, actor, decision: str, answer: str,
+                   answered_on: date | None = None) -> DataSubjectRequest:  # fmt: skip
+    if decision not in DataSubjectRequest.Decision.values or not answer.strip():
+        raise PrivacyError("answer", _("Choose a decision and write the answer."))
+    with transaction.atomic():
+        request = _request_locked(request)
+        if request.status not in (DataSubjectRequest.Status.RECEIVED, DataSubjectRequest.Status.EXTENDED):
+            raise PrivacyError("transition", _("This request is closed."))
+        request.status = DataSubjectRequest.Status.ANSWERED
+        request.decision = decision
+        request.answer = answer
+        request.answered_on = answered_on or timezone.localdate()
+        request.save(update_fields=["status", "decision", "answer", "answered_on"])
+        audit.record(actor=actor, action="privacy.request_answered", target=request,
+                     municipality=request.municipality,
+                     details={"reference": request.reference, "decision": decision,
+                              "answered_on": request.answered_on.isoformat()})  # fmt: skip
+    return request

@@ -147,4 +147,15 @@ def prefecture_detail(request: HttpRequest, number: int) -> HttpResponse:
 @require_GET
 def municipality_home(request: HttpRequest, municipality_code: str) -> HttpResponse:
     # TenantMiddleware has already answered 404 for an unknown code or a wrong check digit.
-    return render(request, "web/municipality_home.html", {"municipality": request.municipality})
+    from madoguchi.procedures.selectors import procedures_search
+
+    procedures = list(procedures_search(municipality=request.municipality).only("code", "name", "municipality"))
+    return render(
+        request,
+        "web/municipality_home.html",
+        {
+            "municipality": request.municipality,
+            "procedure_count": len(procedures),
+            "procedures": procedures[:8],
+        },
+    )

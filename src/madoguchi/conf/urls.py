@@ -48,7 +48,9 @@ urlpatterns = [
         "<lgcode:municipality_code>/staff/grants/apply/",
         include((grants_urls.applicant_urlpatterns, "grants_applicant")),
     ),
-    path("<lgcode:municipality_code>/staff/grants/", include((grants_urls.staff_urlpatterns, "grants_staff"))),
+    path(
+        "<lgcode:municipality_code>/staff/grants/", include((grants_urls.staff_urlpatterns, "grants_staff"))
+    ),
     path(
         "<lgcode:municipality_code>/staff/security/",
         include((security_urls.municipal_urlpatterns, security_urls.MUNICIPAL_APP_NAME)),

@@ -58,9 +58,7 @@ def _table_csv(table: Table, filename: str) -> HttpResponse:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(table.header)
-    writer.writerows(
-        [spreadsheet_text(v) if isinstance(v, str) else v for v in row] for row in table.rows
-    )
+    writer.writerows([spreadsheet_text(v) if isinstance(v, str) else v for v in row] for row in table.rows)
     # UTF-8 with a BOM so that Excel shows the Japanese names.
     return _download(("\ufeff" + buffer.getvalue()).encode("utf-8"), filename, "text/csv; charset=utf-8")
 

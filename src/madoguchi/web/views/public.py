@@ -149,7 +149,9 @@ def municipality_home(request: HttpRequest, municipality_code: str) -> HttpRespo
     # TenantMiddleware has already answered 404 for an unknown code or a wrong check digit.
     from madoguchi.procedures.selectors import procedures_search
 
-    procedures = list(procedures_search(municipality=request.municipality).only("code", "name", "municipality"))
+    procedures = list(
+        procedures_search(municipality=request.municipality).only("code", "name", "municipality")
+    )
     return render(
         request,
         "web/municipality_home.html",

@@ -34,6 +34,10 @@ DEMO_CARDS = [
                        date_of_birth=date(1990, 12, 24), sex="2")),
     ("suzuki", BasicInfo(name="鈴木 一郎", name_kana="スズキ イチロウ", address="東京都千代田区九段南1丁目2番1号",
                          date_of_birth=date(1952, 7, 7), sex="1")),
+    # A child under 15 (yamada's daughter): her legal representative applies for her マイナポイント with both
+    # cards. Real under-15 cards rarely have a signing certificate; the demo card has one (points.services).
+    ("yamada-hanako", BasicInfo(name="山田 花子", name_kana="ヤマダ ハナコ", address="東京都千代田区霞が関二丁目1番2号",
+                                date_of_birth=date(2016, 5, 5), sex="2")),
 ]  # fmt: skip
 
 

@@ -21,6 +21,7 @@ REFUSAL_FIELDS = {
     "security_code_required": "security_code",
     "provider_not_eligible": "provider",
     "mode_not_eligible": "mode",
+    "representative_account": "service_account",
 }
 
 
@@ -141,6 +142,58 @@ class ApplicationForm(forms.Form):
             self.add_error("security_code", _("Check that the security code is correct."))
             return
         self.add_error(REFUSAL_FIELDS.get(exc.code), exc.message)
+
+
+class ChildCardForm(forms.Form):
+    """The child's card, presented by the legal representative (development: a demo card of the simulator).
+
+    The PIN answers a sign-in challenge with the child's user-authentication certificate; the signing password
+    (set by the legal representative) signs the statement whose certificate gives the child's date of birth.
+    Neither is kept. With a real card reader, its client does both and posts the results instead."""
+
+    card = forms.ChoiceField(
+        label=gettext_lazy("The child's card (demo card)"),
+        help_text=gettext_lazy("Choose the demo card that stands for your child's My Number Card."),
+    )
+    pin = forms.CharField(
+        max_length=4,
+        label=gettext_lazy("The child's 4-digit PIN"),
+        help_text=gettext_lazy(
+            "The PIN of the child's user-authentication certificate. Demo cards use 1234."
+        ),
+        widget=forms.PasswordInput(
+            attrs={"autocomplete": "off", "inputmode": "numeric", "pattern": "[0-9]{4}"}, render_value=False
+        ),
+    )
+    password = forms.CharField(
+        max_length=16,
+        label=gettext_lazy("The password of the child's signing certificate"),
+        help_text=gettext_lazy(
+            "6 to 16 letters and digits, set by the legal representative. The child's card signs with it, and "
+            "its certificate shows the date of birth. Demo cards use abc123."
+        ),
+        widget=forms.PasswordInput(attrs={"autocomplete": "off"}, render_value=False),
+    )
+    declaration = forms.BooleanField(
+        label=gettext_lazy(
+            "I am this child's legal representative (a person with parental authority or a guardian)."
+        ),
+        error_messages={
+            "required": gettext_lazy("Only the child's legal representative can apply for the child.")
+        },
+    )
+
+    def __init__(self, *args, cards, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["card"].choices = [(c.key, c.label) for c in cards]
+
+    def add_refusal(self, code: str, message: str) -> None:
+        field = {"wrong_pin": "pin", "pin_locked": "pin", "invalid_pin_format": "pin",
+                 "wrong_password": "password", "password_locked": "password",
+                 "invalid_password_format": "password", "child_signature_refused": "password",
+                 "unknown_card": "card", "child_is_representative": "card", "child_not_under_15": "card",
+                 "child_card_mismatch": "card"}.get(code)  # fmt: skip
+        self.add_error(field, message)
 
 
 # --- Provider CSV upload -----------------------------------------------------------------------------------

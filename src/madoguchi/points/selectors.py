@@ -181,3 +181,32 @@ class AccountSummary:
 
 def resident_point_summaries(resident: Resident) -> list[AccountSummary]:
     return [AccountSummary(a) for a in resident_applications(resident)]
+
+
+# --- Children under 15 and their legal representative ------------------------------------------------------
+def represented_applications(representative: Resident) -> QuerySet[Application]:
+    """The applications this resident made as legal representative for a child, newest first. Only those:
+    a representative sees nothing else of the child (no other applications, nothing of other residents)."""
+    return (
+        Application.objects.filter(representative=representative)
+        .exclude(resident=representative)
+        .select_related("campaign", "provider", "account", "resident")
+        .order_by("-created_at", "-pk")
+    )
+
+
+def represented_point_summaries(representative: Resident) -> list[AccountSummary]:
+    return [AccountSummary(a) for a in represented_applications(representative)]
+
+
+def visible_application(resident: Resident, application_id: int) -> Application | None:
+    """One of the resident's own applications, or one they made for a child; None for any other."""
+    return (
+        resident_application(resident, application_id)
+        or represented_applications(resident).filter(pk=application_id).first()
+    )
+
+
+def child_resident(child_id: int) -> Resident:
+    """The child a representative identified with the child's card (points.services.ChildIdentity)."""
+    return Resident.objects.get(pk=child_id)

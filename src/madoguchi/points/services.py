@@ -9,7 +9,7 @@ import hmac
 import json
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
@@ -18,7 +18,8 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from madoguchi.core import audit
-from madoguchi.identity.models import Resident
+from madoguchi.identity import resident_services
+from madoguchi.identity.models import Resident, ResidentCertificate
 from madoguchi.points import calc, providers
 from madoguchi.points.models import (
     Application,
@@ -63,9 +64,12 @@ def _within(start: datetime | None, end: datetime | None, at: datetime) -> bool:
 
 
 # --- Reservation -------------------------------------------------------------------------------------------
-def reservation_create(*, resident: Resident, campaign: Campaign, actor, desk=None) -> Reservation:
+def reservation_create(
+    *, resident: Resident, campaign: Campaign, actor, desk=None, representative: Resident | None = None
+) -> Reservation:
     """予約. Needs a MyKey ID. Closes automatically once reservations × cap reach the budget (the campaign row
-    is locked, and a CHECK keeps reservations × cap ≤ budget even if this check were skipped)."""
+    is locked, and a CHECK keeps reservations × cap ≤ budget even if this check were skipped).
+    `representative`: the legal representative reserving for a child under 15 (see child_reserve)."""
     if not resident.mykey_id:
         raise PointsError("no_mykey_id", _("Set up your MyKey ID first."))
     now = timezone.now()
@@ -83,7 +87,8 @@ def reservation_create(*, resident: Resident, campaign: Campaign, actor, desk=No
         reservation = Reservation.objects.create(campaign=locked, resident=resident, desk_session=desk)
         Campaign.objects.filter(pk=locked.pk).update(reservations=F("reservations") + 1)
         _audit(actor=actor, action="points.reservation_create", target=reservation, desk=desk,
-               details={"campaign": locked.code})  # fmt: skip
+               details={"campaign": locked.code}
+                       | ({"representative": representative.pk} if representative else {}))  # fmt: skip
     return reservation
 
 
@@ -181,6 +186,209 @@ def application_submit(
         raise PointsError("account_taken",
                           _("This payment service account is already registered by another person.")) from None  # fmt: skip
     return application
+
+
+# --- A child under 15, through the legal representative ----------------------------------------------------
+CHILD_AGE_LIMIT = 15
+CHILD_STATEMENT = (
+    "法定代理人として15歳未満の子のマイナポイントを申し込みます。 / "
+    "As legal representative I apply for My Number Points for a child under 15."
+)
+
+
+def child_statement(*, representative: Resident, child: Resident) -> bytes:
+    """What the child's card signs (signing certificate) when the representative presents it: it names both
+    residents, so the signature cannot serve another representative or another child."""
+    return f"{CHILD_STATEMENT}\nrepresentative:{representative.pk}\nchild:{child.pk}\n".encode()
+
+
+def age_on(date_of_birth: date, on: date) -> int:
+    """Whole years of age on `on`. Under 年齢計算ニ関スル法律 a year is completed at the end of the day before
+    the birthday, i.e. the age goes up on the birthday itself; born on 29 February, on 1 March in common years."""
+    return on.year - date_of_birth.year - ((on.month, on.day) < (date_of_birth.month, date_of_birth.day))
+
+
+@dataclass(frozen=True)
+class ChildIdentity:
+    """A child identified by the representative with the child's card, and where the age came from.
+
+    Kept in the representative's (server-side) session between the card step and the application for a short
+    while; never written to the database, except the facts in the `points.child_identify` audit record."""
+
+    representative_id: int
+    child_id: int
+    date_of_birth: date
+    certificate: str  # serial of the child's signing certificate the date of birth was read from
+    child_name: str  # from the same certificate, only to show the representative whose card this is
+
+    def as_session(self) -> dict:
+        return {"representative": self.representative_id, "child": self.child_id,
+                "date_of_birth": self.date_of_birth.isoformat(), "certificate": self.certificate,
+                "name": self.child_name}  # fmt: skip
+
+    @classmethod
+    def from_session(cls, data: dict) -> "ChildIdentity":
+        return cls(data["representative"], data["child"], date.fromisoformat(data["date_of_birth"]),
+                   data["certificate"], data.get("name", ""))  # fmt: skip
+
+    def age(self, on: date | None = None) -> int:
+        return age_on(self.date_of_birth, on or timezone.localdate())
+
+
+def _refuse_if_not_a_child(date_of_birth: date) -> int:
+    age = age_on(date_of_birth, timezone.localdate())
+    if age >= CHILD_AGE_LIMIT:
+        raise PointsError(
+            "child_not_under_15",
+            _("The holder of this card is 15 or older. Residents aged 15 or more apply for themselves, "
+              "with their own card and PIN; a representative can apply only for a child under 15."),
+        )  # fmt: skip
+    return age
+
+
+def child_check_card(*, representative: Resident, child: Resident) -> None:
+    """Refuse the representative's own card as the child's (before the card is asked to sign anything)."""
+    if child.pk == representative.pk:
+        raise PointsError("child_is_representative",
+                          _("This is your own card. Present your child's My Number Card."))  # fmt: skip
+
+
+def child_identify(
+    *, representative: Resident, child: Resident, signature: bytes, actor, mykey_signature: bytes | None = None,
+    desk=None,
+) -> ChildIdentity:  # fmt: skip
+    """The representative (signed in with their own card) presents their child's card.
+
+    `child` is the resident whose user-authentication certificate answered a challenge (the child's card and
+    its PIN: `card_simulator.sign_in` in development, the JPKI sign-in API with a card reader in production).
+    The caller passes only a resident verified that way; this service never signs anybody in.
+
+    How the age is established. The user-authentication certificate carries no personal data, and a date of
+    birth typed by the representative is not evidence. The one source the platform trusts is the 基本4情報 of a
+    JPKI signing certificate verified against the trust anchors (chain, validity, CRL). So the child's card
+    signs `child_statement(representative, child)` with its signing key (the password the legal representative
+    set for the child): the signature proves the certificate is on the card presented, the statement binds it
+    to this representative and this child, and the certificate gives the date of birth. The signing
+    certificate must not already belong to another resident, and must match the child's holder key if the
+    child has one (a card from one child and a signature from another are refused). The age is counted on the
+    application date in Japan; 15 or more is refused (they apply themselves), and checked again on submission.
+
+    Limitation: a real under-15 card usually has no signing certificate (J-LIS issues it only on request). The
+    age of such a child cannot be established online from data the platform holds; the demo cards all carry
+    one. A J-LIS lookup of the 基本4情報 by the user-authentication certificate, or the desk (where the clerk
+    sees the card's face), would be the source for those children; neither is built.
+
+    MyKey ID: if the child has none, `mykey_signature` (the child's card over
+    `resident_services.mykey_statement(child)`) sets it up through `mykey_id_issue`, recorded with the
+    representative as actor.
+    """
+    child_check_card(representative=representative, child=child)
+    statement = child_statement(representative=representative, child=child)
+    try:
+        verified = resident_services.document_signature_verify(signature=signature, content=statement)
+    except resident_services.SignInRefused as exc:
+        raise PointsError("child_signature_refused", exc.message) from None
+    info = verified.basic_info
+    if info is None:
+        raise PointsError("child_no_date_of_birth",
+                          _("The child's signing certificate carries no date of birth, so the age cannot be checked."))  # fmt: skip
+    known = ResidentCertificate.objects.filter(issuer=verified.issuer, serial=verified.serial).first()
+    owner = known.resident if known is not None else None
+    while owner is not None and owner.merged_into_id is not None:
+        owner = owner.merged_into
+    if (owner is not None and owner.pk != child.pk) or (
+        child.holder_key and child.holder_key != resident_services.holder_key(info)
+    ):
+        raise PointsError("child_card_mismatch",
+                          _("The signature was not made with the same card as the PIN. Use one card, the child's, for both."))  # fmt: skip
+    age = _refuse_if_not_a_child(info.date_of_birth)
+    if not child.mykey_id:
+        if mykey_signature is None:
+            raise PointsError(
+                "child_no_mykey_id", _("Set up the child's MyKey ID with the child's card first.")
+            )
+        try:
+            resident_services.mykey_id_issue(resident=child, signature=mykey_signature, actor=actor)
+        except resident_services.SignInRefused as exc:
+            raise PointsError("child_signature_refused", exc.message) from None
+        except resident_services.MyKeyIdPending as exc:
+            raise PointsError("child_mykey_pending", str(exc)) from None
+    # Binds the signing certificate to the child (if it was not yet) and records the signature.
+    resident_services.document_signature_verify(signature=signature, content=statement, resident=child)
+    with transaction.atomic():
+        _audit(actor=actor, action="points.child_identify", target=child, desk=desk,
+               details={"representative": representative.pk, "child": child.pk, "age": age,
+                        "age_source": "jpki_signing_certificate", "certificate": verified.serial})  # fmt: skip
+    return ChildIdentity(representative.pk, child.pk, info.date_of_birth, verified.serial, info.name)
+
+
+def _identified_child(representative: Resident, identity: ChildIdentity) -> Resident:
+    if identity.representative_id != representative.pk:
+        raise PointsError("child_not_identified", _("Present your child's card first."))
+    _refuse_if_not_a_child(identity.date_of_birth)  # again: a birthday may have passed since the card step
+    return Resident.objects.get(pk=identity.child_id)
+
+
+def child_reserve(
+    *, representative: Resident, identity: ChildIdentity, campaign: Campaign, actor, desk=None
+) -> Reservation:
+    """予約 for an identified child, recorded with the representative."""
+    child = _identified_child(representative, identity)
+    try:
+        return reservation_create(resident=child, campaign=campaign, actor=actor, desk=desk,
+                                  representative=representative)  # fmt: skip
+    except PointsError as exc:
+        if exc.code == "no_mykey_id":
+            raise PointsError(
+                exc.code, _("Set up the child's MyKey ID with the child's card first.")
+            ) from None
+        raise
+
+
+def child_application_submit(
+    *, representative: Resident, identity: ChildIdentity, campaign: Campaign, request: ApplicationRequest, actor,
+    desk=None,
+) -> Application:  # fmt: skip
+    """申込み for an identified child under 15, recorded with `representative=` (application and audit).
+
+    One application per child per campaign (the UNIQUE of application_submit). The child's payment service
+    account must not be one the representative registered, in any campaign: a parent may use the same
+    service for a child only with a different account. A representative may apply for several children.
+    """
+    child = _identified_child(representative, identity)
+    own_account = _(
+        "Your own account cannot be used for your child; use a different account of this service."
+    )
+    already = _(
+        "An application for this child has already been made for this campaign; it cannot be changed."
+    )
+    if Application.objects.filter(campaign=campaign, resident=child).exists():
+        raise PointsError("already_applied", already)
+    account = request.service_account.strip()
+    if Application.objects.filter(
+        resident=representative, provider=request.provider, service_account=account
+    ).exists():
+        raise PointsError("representative_account", own_account)
+    try:
+        return application_submit(resident=child, campaign=campaign, request=request, actor=actor, desk=desk,
+                                  representative=representative)  # fmt: skip
+    except PointsError as exc:
+        if exc.code == "already_applied":
+            raise PointsError(exc.code, already) from None
+        if (
+            exc.code == "account_taken"
+            and Application.objects.filter(
+                campaign=campaign, provider=request.provider, service_account=account, resident=representative
+            ).exists()
+        ):
+            raise PointsError("representative_account", own_account) from None
+        if exc.code == "no_mykey_id":
+            raise PointsError(
+                exc.code, _("Set up the child's MyKey ID with the child's card first.")
+            ) from None
+        if exc.code == "not_reserved":
+            raise PointsError(exc.code, _("Reserve for the child first (予約), then apply.")) from None
+        raise
 
 
 # --- Provider API keys -------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ urlpatterns = [
     path("<slug:code>/reserve/", views.reserve, name="reserve"),
     path("<slug:code>/apply/", views.apply, name="apply"),
     path("<slug:code>/applied/", views.applied, name="applied"),
+    path("<slug:code>/apply-for-child/", views.apply_for_child, name="apply_for_child"),
 ]
 
 DESK_APP_NAME = "points_desk"

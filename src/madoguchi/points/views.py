@@ -1,6 +1,7 @@
 """マイナポイント pages.
 
-- Residents (/points/…): the open campaigns and where they stand, 予約, 申込み, my points and its CSV.
+- Residents (/points/…): the open campaigns and where they stand, 予約, 申込み, my points and its CSV; the
+  legal representative's application for a child under 15 with the child's card (/points/<code>/apply-for-child/).
 - The municipal desk (/<code>/staff/desk/points/…): the same reservation and application done by a clerk for
   the resident identified in desk mode, with a confirmation step that shows the 決済サービスID back before
   the final submission (32 of the 172 wrong-person grants came from a mistyped ID).
@@ -24,17 +25,20 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from madoguchi.identity import desk
+from madoguchi.identity import card_simulator, desk, resident_services
 from madoguchi.identity.decorators import DESK_ROLES, municipality_staff_required
 from madoguchi.points import selectors, services
-from madoguchi.points.forms import REFUNDS, ApplicationForm, ProviderUploadForm
+from madoguchi.points.forms import REFUNDS, ApplicationForm, ChildCardForm, ProviderUploadForm
 from madoguchi.points.models import Campaign
-from madoguchi.points.services import PointsError
+from madoguchi.points.services import ChildIdentity, PointsError
 
 HISTORY_PER_PAGE = 20
 # The desk's entries between the form and the final submission, bound to one desk session and resident.
 PENDING_KEY = desk.DESK_SCOPED_PREFIX + "points_pending"  # dropped on "next resident"
 PENDING_MAX_AGE_SECONDS = 15 * 60
+# The child a representative identified with the child's card, until the application (or a short while).
+CHILD_KEY = "points_child"
+CHILD_MAX_AGE_SECONDS = 15 * 60
 
 
 class _Echo:
@@ -140,12 +144,15 @@ def applied(request: HttpRequest, code: str) -> HttpResponse:
 
 @resident_required
 def mine(request: HttpRequest) -> HttpResponse:
-    """My points: each application's service, mode, points so far and headroom; one application's history."""
+    """My points: each application's service, mode, points so far and headroom, then those the resident made
+    for their children as legal representative; one application's history."""
     summaries = selectors.resident_point_summaries(request.resident)
-    selected = summaries[0] if summaries else None
+    children = selectors.represented_point_summaries(request.resident)
+    everything = summaries + children
+    selected = everything[0] if everything else None
     wanted = request.GET.get("application")
     if wanted:
-        selected = next((s for s in summaries if str(s.application.pk) == wanted), None)
+        selected = next((s for s in everything if str(s.application.pk) == wanted), None)
         if selected is None:
             raise Http404(_("There is no such application of yours."))
     page = None
@@ -153,13 +160,18 @@ def mine(request: HttpRequest) -> HttpResponse:
         page = Paginator(selectors.account_history(selected.application), HISTORY_PER_PAGE).get_page(
             request.GET.get("page")
         )
-    return render(request, "points/mine.html", {"summaries": summaries, "selected": selected, "page": page})
+    return render(
+        request,
+        "points/mine.html",
+        {"summaries": summaries, "children": children, "selected": selected, "page": page,
+         "several": len(everything) > 1, "selected_for_child": selected in children},
+    )  # fmt: skip
 
 
 @resident_required
 def mine_csv(request: HttpRequest, application_id: int) -> StreamingHttpResponse:
     """The history of one application as CSV (UTF-8 with BOM so that Excel reads the Japanese)."""
-    application = selectors.resident_application(request.resident, application_id)
+    application = selectors.visible_application(request.resident, application_id)
     if application is None:
         raise Http404(_("There is no such application of yours."))
     history = selectors.account_history(application)
@@ -199,6 +211,110 @@ def mine_csv(request: HttpRequest, application_id: int) -> StreamingHttpResponse
     response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
+
+
+# --- A child under 15, applied for by the legal representative ---------------------------------------------
+def _child_identity(request: HttpRequest, campaign: Campaign) -> ChildIdentity | None:
+    """The child identified on this page, only for this representative and campaign, and recently."""
+    stored = request.session.get(CHILD_KEY)
+    if not stored:
+        return None
+    fresh = timezone.now().timestamp() - stored.get("at", 0) <= CHILD_MAX_AGE_SECONDS
+    if (
+        fresh
+        and stored.get("campaign") == campaign.code
+        and stored.get("identity", {}).get("representative") == request.resident.pk
+    ):
+        return ChildIdentity.from_session(stored["identity"])
+    request.session.pop(CHILD_KEY, None)
+    return None
+
+
+def _identify_child_with_simulator(request: HttpRequest, form: ChildCardForm) -> ChildIdentity | None:
+    """The card simulator's stand-in for a card reader: the child's card answers a challenge under its PIN and
+    signs the statement under its signing password. The representative stays signed in: the child's sign-in
+    result only names the child to points.services.child_identify, it never becomes this browser's login."""
+    representative, card = request.resident, form.cleaned_data["card"]
+    password = form.cleaned_data["password"]
+    try:
+        child = card_simulator.sign_in(card=card, pin=form.cleaned_data["pin"]).resident
+        services.child_check_card(representative=representative, child=child)
+        signature = card_simulator.sign_document(
+            card=card, password=password,
+            content=services.child_statement(representative=representative, child=child),
+        )  # fmt: skip
+        mykey_signature = None
+        if not child.mykey_id:
+            mykey_signature = card_simulator.sign_document(
+                card=card, password=password, content=resident_services.mykey_statement(child)
+            )
+        return services.child_identify(representative=representative, child=child, signature=signature,
+                                       mykey_signature=mykey_signature, actor=request.user)  # fmt: skip
+    except (resident_services.SignInRefused, card_simulator.SimulatorError, PointsError) as exc:
+        form.add_refusal(exc.code, exc.message)
+    return None
+
+
+@resident_required
+def apply_for_child(request: HttpRequest, code: str) -> HttpResponse:
+    """The legal representative (signed in with their own card) applies for a child under 15: first the
+    child's card (which also sets up the child's MyKey ID), then the reservation if the campaign needs one,
+    then the application with an account of the child's own."""
+    campaign = _campaign_or_404(code)
+    here = reverse("points:apply_for_child", args=[campaign.code])
+    action = request.POST.get("action") if request.method == "POST" else None
+    if action == "forget":
+        request.session.pop(CHILD_KEY, None)
+        return redirect(here)
+    identity = _child_identity(request, campaign)
+    if identity is None:
+        cards = card_simulator.demo_cards()
+        form = ChildCardForm(request.POST if action == "identify" else None, cards=cards)
+        if action == "identify" and form.is_valid():
+            identity = _identify_child_with_simulator(request, form)
+            if identity is not None:
+                request.session[CHILD_KEY] = {"campaign": campaign.code, "at": timezone.now().timestamp(),
+                                              "identity": identity.as_session()}  # fmt: skip
+                messages.success(request, _("Your child's card has been read."))
+                return redirect(here)
+        return render(request, "points/child_card.html",
+                      {"campaign": campaign, "form": form, "simulator": card_simulator.enabled()})  # fmt: skip
+
+    child = selectors.child_resident(identity.child_id)
+    status = selectors.campaign_status(child, campaign)
+    form = None
+    if action == "reserve":
+        try:
+            services.child_reserve(representative=request.resident, identity=identity, campaign=campaign,
+                                   actor=request.user)  # fmt: skip
+        except PointsError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(
+                request, _("You have reserved for your child. Next, apply with one payment service.")
+            )
+        return redirect(here)
+    if status.can_apply:
+        form = _application_form(campaign, request.POST if action == "apply" else None)
+        if action == "apply" and form.is_valid():
+            try:
+                application = services.child_application_submit(
+                    representative=request.resident, identity=identity, campaign=campaign,
+                    request=form.application_request(), actor=request.user,
+                )  # fmt: skip
+            except PointsError as exc:
+                form.add_refusal(exc)
+            else:
+                request.session.pop(CHILD_KEY, None)
+                messages.success(request, _("The application for your child has been accepted. Reference number "
+                                            "%(ref)s.") % {"ref": application.pk})  # fmt: skip
+                return redirect(reverse("points:mine") + f"?application={application.pk}")
+    return render(
+        request,
+        "points/apply_for_child.html",
+        {"campaign": campaign, "identity": identity, "age": identity.age(), "child": child, "status": status,
+         "form": form, "representative": request.resident},
+    )  # fmt: skip
 
 
 # --- Payment providers -------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ def test_demo_is_idempotent_and_prints_sign_ins(settings, tmp_path, capsys):
     assert sorted(p.name for p in (tmp_path / "jpki" / "demo-cards").glob("*.json")) == [
         "sato.json",
         "suzuki.json",
+        "yamada-hanako.json",
         "yamada.json",
     ]
     assert Resident.objects.count() == 0

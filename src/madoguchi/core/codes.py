@@ -17,6 +17,8 @@ import unicodedata
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from madoguchi.core.checkdigits import is_valid_my_number, my_number_check_digit  # noqa: F401 (re-exported)
+
 
 def normalize_digits(value: str) -> str:
     """Full-width digits to ASCII, and drop the spaces and hyphens people type between groups."""
@@ -55,28 +57,7 @@ def validate_local_government_code(value: str) -> None:
         )
 
 
-# --- 個人番号 ---------------------------------------------------------------------------------------------
-def my_number_check_digit(base11: str) -> str:
-    if len(base11) != 11 or not base11.isascii() or not base11.isdigit():
-        raise ValueError("base must be 11 ASCII digits")
-    total = 0
-    for n, ch in enumerate(reversed(base11), start=1):
-        q = n + 1 if n <= 6 else n - 5
-        total += int(ch) * q
-    r = total % 11
-    return "0" if r <= 1 else str(11 - r)
-
-
-def is_valid_my_number(value: str) -> bool:
-    return (
-        isinstance(value, str)
-        and len(value) == 12
-        and value.isascii()
-        and value.isdigit()
-        and my_number_check_digit(value[:11]) == value[11]
-    )
-
-
+# --- 個人番号 (the check digit itself is in core.checkdigits, pure) ----------------------------------------
 def validate_my_number(value: str) -> None:
     # The messages never echo the value: a mistyped My Number is still a My Number.
     if not (isinstance(value, str) and len(value) == 12 and value.isascii() and value.isdigit()):

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
+from madoguchi.core.checkdigits import is_valid_my_number, my_number_check_digit  # pure, no Django
 from madoguchi.core.wareki import parse_wareki  # pure module: imports no Django
 
 from .text import join_voicing_marks, to_katakana
@@ -245,27 +246,6 @@ def _clean_postcode(field: Field, value: Any, today: date) -> Outcome:
     if m is None:
         return None, ("bad_postcode", {})
     return f"{m[1]}-{m[2]}", None
-
-
-def my_number_check_digit(base11: str) -> str:
-    """Check digit of a My Number (個人番号) from its first 11 digits."""
-    if len(base11) != 11 or not base11.isascii() or not base11.isdigit():
-        raise ValueError("base must be 11 ASCII digits")
-    total = 0
-    for n, ch in enumerate(reversed(base11), start=1):
-        total += int(ch) * (n + 1 if n <= 6 else n - 5)
-    r = total % 11
-    return "0" if r <= 1 else str(11 - r)
-
-
-def is_valid_my_number(value: str) -> bool:
-    return (
-        isinstance(value, str)
-        and len(value) == 12
-        and value.isascii()
-        and value.isdigit()
-        and my_number_check_digit(value[:11]) == value[11]
-    )
 
 
 def _clean_mynumber(field: Field, value: Any, today: date) -> Outcome:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from madoguchi.core.models import Municipality
 from madoguchi.identity.models import Business
@@ -77,7 +78,7 @@ class Proposal(models.Model):
         NOTIFIED = "notified", _("notified")
         CONTRACTED = "contracted", _("contracted")
         FEE_PAID = "fee_paid", _("fee paid")
-        CREATED = "created", _("created")
+        CREATED = "created", pgettext_lazy("anonymized data proposal", "created")
         PROVIDED = "provided", _("provided")
         WITHDRAWN = "withdrawn", _("withdrawn")
 
@@ -250,9 +251,9 @@ class DataSubjectRequest(models.Model):
         WITHDRAWN = "withdrawn", _("withdrawn")
 
     class Decision(models.TextChoices):
-        GRANTED = "granted", _("granted")
+        GRANTED = "granted", pgettext_lazy("data-subject request", "granted")
         PARTLY = "partly", _("partly granted")
-        REFUSED = "refused", _("refused")
+        REFUSED = "refused", pgettext_lazy("data-subject request", "refused")
 
     municipality = models.ForeignKey(Municipality, on_delete=models.PROTECT, related_name="privacy_requests")
     reference = models.CharField(max_length=16, unique=True)

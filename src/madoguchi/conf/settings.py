@@ -54,6 +54,9 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 # 三層の対策: which URL sets (and which data) this process serves. See core/zones.py.
 MADOGUCHI_ZONE = Zone(env.str("MADOGUCHI_ZONE", default=Zone.ALL.value))
+# 無害化 runs in a separate process: a file that takes longer or needs more memory is refused and quarantined.
+SANITIZE_TIMEOUT_SECONDS = env.float("SANITIZE_TIMEOUT_SECONDS", default=30)
+SANITIZE_MEMORY_MB = env.int("SANITIZE_MEMORY_MB", default=1024)
 
 INSTALLED_APPS = [
     "madoguchi.core",

@@ -6,7 +6,7 @@ every served directory; a row per refusal says who uploaded what, for which muni
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -14,6 +14,19 @@ from madoguchi.core.models import Municipality, Prefecture
 
 
 class QuarantinedFile(models.Model):
+    """A refused file and the staff decision on it: quarantined → release_requested → released | deleted.
+
+    Releasing hands the original bytes to LGWAN staff; it needs a documented reason from the requester and
+    the approval of a second staff member (four-eyes: the approver is never the requester). Deleting removes
+    the bytes from disk and keeps the row with `deleted_at`.
+    """
+
+    class Status(models.TextChoices):
+        QUARANTINED = "quarantined", _("quarantined (隔離中)")
+        RELEASE_REQUESTED = "release_requested", _("release requested (解除申請中)")
+        RELEASED = "released", _("released (解除済)")
+        DELETED = "deleted", _("deleted (削除済)")
+
     municipality = models.ForeignKey(
         Municipality,
         on_delete=models.PROTECT,
@@ -31,9 +44,48 @@ class QuarantinedFile(models.Model):
     report = models.JSONField(_("sanitization report"), default=dict)
     uploaded_by = models.CharField(_("uploaded by"), max_length=150, blank=True)
     created_at = models.DateTimeField(_("quarantined at"), default=timezone.now, db_index=True)
+    status = models.CharField(
+        _("status"), max_length=20, choices=Status.choices, default=Status.QUARANTINED, db_index=True
+    )
+    release_requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("release requested by"),
+    )
+    release_requested_at = models.DateTimeField(_("release requested at"), null=True, blank=True)
+    release_reason = models.TextField(_("reason for the release"), blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("released or deleted by"),
+    )
+    decided_at = models.DateTimeField(_("released or deleted at"), null=True, blank=True)
+    decision_reason = models.TextField(_("reason for the decision"), blank=True)
+    deleted_at = models.DateTimeField(_("deleted at"), null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        constraints = [
+            # Four-eyes, held by the database too: whoever approved a release did not request it.
+            models.CheckConstraint(
+                condition=~Q(status="released")
+                | (
+                    Q(release_requested_by__isnull=False, decided_by__isnull=False)
+                    & ~Q(decided_by=F("release_requested_by"))
+                ),
+                name="sec_quarantine_four_eyes",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="deleted") | Q(deleted_at__isnull=False),
+                name="sec_quarantine_deleted_at",
+            ),
+        ]
         verbose_name = _("quarantined file")
         verbose_name_plural = _("quarantined files")
 
@@ -59,9 +111,21 @@ class ProxyLogBatch(models.Model):
     malformed_sample = models.JSONField(_("malformed lines (sample)"), default=list, blank=True)
     received_at = models.DateTimeField(_("received at"), default=timezone.now, db_index=True)
     received_by = models.CharField(_("received by"), max_length=150, blank=True)
+    # The file as received (whole file, not only the new part): a re-run on the same file is recognised by
+    # these, and a file that grew is ingested from `skipped_lines` + 1 on. Blank for lines given directly.
+    sha256 = models.CharField(_("SHA-256 of the file"), max_length=64, blank=True)
+    size = models.PositiveBigIntegerField(_("file size (bytes)"), null=True, blank=True)
+    skipped_lines = models.PositiveIntegerField(_("lines already ingested before"), default=0)
 
     class Meta:
         ordering = ["-received_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["municipality", "sha256", "size"],
+                condition=~Q(sha256=""),
+                name="sec_batch_file_once",
+            )
+        ]
         verbose_name = _("proxy log batch")
         verbose_name_plural = _("proxy log batches")
 
@@ -128,6 +192,9 @@ class SecurityAlert(MunicipalityOrPrefectureOwned):
     shared = models.BooleanField(_("shared from outside"), default=False)
     stix_id = models.CharField(_("STIX id"), max_length=100, blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now, db_index=True)
+    # Proxy-log alerts only: the day (local time) of `first_seen`. With the municipality, the rule, the host
+    # and the client it is the alert's natural key, so ingesting the same lines again alerts nothing twice.
+    window_start = models.DateTimeField(_("window start"), null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -136,7 +203,12 @@ class SecurityAlert(MunicipalityOrPrefectureOwned):
             models.CheckConstraint(
                 condition=Q(municipality__isnull=True) ^ Q(prefecture__isnull=True),
                 name="sec_alert_one_owner",
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["municipality", "rule", "subject_host", "subject_client", "window_start"],
+                condition=Q(window_start__isnull=False),
+                name="sec_alert_natural_key",
+            ),
         ]
         verbose_name = _("security alert")
         verbose_name_plural = _("security alerts")

@@ -8,10 +8,11 @@ explanations and evidence are written without them, and every exported string is
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -48,18 +49,34 @@ from madoguchi.security.monitoring.stix import (
 )
 
 CHUNK_LINES = 200_000
+HASH_BLOCK = 1 << 20
+# How many earlier files of the municipality are compared with the start of a new one (the newest first).
+PREFIX_CANDIDATES = 200
 QUARANTINE_ACTION = "security.file_quarantined"
 
 
 @dataclass(frozen=True)
 class IngestResult:
-    batch: ProxyLogBatch
-    alerts: list[SecurityAlert]
-    log: ProxyLog
+    batch: ProxyLogBatch  # the new batch, or the earlier one when `already_ingested`
+    alerts: list[SecurityAlert]  # new alerts only
+    log: ProxyLog  # the lines parsed now (none when `already_ingested`)
+    already_ingested: bool = False  # the same file (SHA-256 and size) was ingested before: nothing changed
+    skipped_lines: int = 0  # lines at the start of the file that an earlier batch already ingested
+    duplicate_alerts: int = 0  # findings already alerted (same natural key): not alerted again
 
 
 def _dt(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, tz=UTC)
+
+
+def _window_start(ts: float) -> datetime:
+    """The start of the local day of `ts`: the window of a proxy-log alert's natural key."""
+    local = timezone.localtime(_dt(ts))
+    return datetime.combine(local.date(), time(0), tzinfo=local.tzinfo)
+
+
+def _natural_key(alert: SecurityAlert) -> tuple:
+    return (alert.rule, alert.subject_host, alert.subject_client, alert.window_start)
 
 
 def _alert(finding: Finding, *, municipality: Municipality, batch: ProxyLogBatch | None) -> SecurityAlert:
@@ -79,11 +96,65 @@ def _alert(finding: Finding, *, municipality: Municipality, batch: ProxyLogBatch
     )
 
 
-def _parse_path(path: Path, progress: Callable[[int], None] | None) -> ProxyLog:
+@dataclass(frozen=True)
+class _FileScan:
+    sha256: str
+    size: int
+    prefixes: dict[int, str]  # offset → SHA-256 of the bytes before it, for offsets that end a line
+
+
+def _scan_file(path: Path, offsets: Iterable[int]) -> _FileScan:
+    """One streaming pass: the file's SHA-256 and size, and the SHA-256 of its first `offset` bytes for each
+    of `offsets` that falls on a line end (the byte before it is a newline)."""
+    wanted = sorted({o for o in offsets if o > 0})
+    digest = hashlib.sha256()
+    prefixes: dict[int, str] = {}
+    pos, i, last = 0, 0, b""
+    with path.open("rb") as fh:
+        while block := fh.read(HASH_BLOCK):
+            cut = 0
+            while i < len(wanted) and wanted[i] <= pos + len(block):
+                end = wanted[i] - pos
+                digest.update(block[cut:end])
+                before = block[end - 1 : end] if end > 0 else last
+                if before == b"\n":
+                    prefixes[wanted[i]] = digest.hexdigest()
+                cut = end
+                i += 1
+            digest.update(block[cut:])
+            pos += len(block)
+            last = block[-1:]
+    return _FileScan(sha256=digest.hexdigest(), size=pos, prefixes=prefixes)
+
+
+def _parse_path(
+    path: Path,
+    progress: Callable[[int], None] | None,
+    *,
+    offset: int = 0,
+    end: int | None = None,
+    first_line: int = 1,
+) -> ProxyLog:
+    """Parse the file's bytes [offset, end) as lines numbered from `first_line`, a chunk at a time (the file
+    is never held whole). Lines are split on LF only, so line numbers agree with byte offsets."""
     log = ProxyLog()
-    with path.open(encoding="utf-8", errors="replace") as fh:
-        start = 1
-        while chunk := list(itertools.islice(fh, CHUNK_LINES)):
+    with path.open("rb") as fh:
+        fh.seek(offset)
+        remaining = None if end is None else end - offset
+
+        def lines():
+            nonlocal remaining
+            for raw in fh:
+                if remaining is not None:
+                    if remaining <= 0:
+                        return
+                    raw = raw[:remaining]
+                    remaining -= len(raw)
+                yield raw.decode("utf-8", errors="replace")
+
+        source = lines()
+        start = first_line
+        while chunk := list(itertools.islice(source, CHUNK_LINES)):
             parse_squid(chunk, start_line=start, into=log)
             start += len(chunk)
             if progress is not None:
@@ -108,13 +179,40 @@ def proxy_log_ingest(
     alerts and the audit record "security.proxy_log_ingested" are then written in one transaction. Malformed
     lines are counted, the first ones kept with their line numbers; they never stop the ingestion.
     `progress(lines_read)` is called after each chunk of a file.
+
+    Idempotent: a file (`path`) already ingested for the municipality (same SHA-256 and size) changes nothing
+    and comes back with `already_ingested`; a file that starts with an ingested file (the same log, appended
+    to since) is ingested from the first new line on. Alerts have a natural key (municipality, rule, host,
+    client, local day of the first request, with a UNIQUE constraint): a finding already alerted, from
+    overlapping files or lines given twice, is counted in `duplicate_alerts` and not stored again.
     """
     if (lines is None) == (path is None):
         raise ValueError("give exactly one of lines or path")
+    scan: _FileScan | None = None
+    skipped = 0
     if path is not None:
         path = Path(path)
-        log = _parse_path(path, progress)
         file_name = file_name or path.name
+        earlier = list(
+            ProxyLogBatch.objects.filter(municipality=municipality)
+            .exclude(sha256="")
+            .order_by("-received_at", "-id")
+            .values_list("sha256", "size", "lines")[:PREFIX_CANDIDATES]
+        )
+        scan = _scan_file(path, (size for _sha, size, _lines in earlier if size))
+        done = ProxyLogBatch.objects.filter(
+            municipality=municipality, sha256=scan.sha256, size=scan.size
+        ).first()
+        if done is not None:
+            return IngestResult(
+                batch=done, alerts=[], log=ProxyLog(), already_ingested=True, skipped_lines=done.lines
+            )
+        offset = 0
+        for sha, size, line_count in earlier:
+            if size and size > offset and scan.prefixes.get(size) == sha:
+                offset, skipped = size, line_count
+        log = _parse_path(path, progress, offset=offset, end=scan.size, first_line=skipped + 1)
+        log.lines = max(log.lines, skipped)
     else:
         log = parse_squid(lines)  # type: ignore[arg-type]
     findings = detect_proxy(log, blocklist=blocklist)
@@ -126,13 +224,29 @@ def proxy_log_ingest(
             malformed=log.malformed,
             malformed_sample=[{"line": m.line_no, "reason": m.reason} for m in log.malformed_sample],
             received_by=audit.actor_of(actor).label[:150],
+            sha256=scan.sha256 if scan else "",
+            size=scan.size if scan else None,
+            skipped_lines=skipped,
         )
-        alerts = SecurityAlert.objects.bulk_create(
-            [_alert(f, municipality=municipality, batch=batch) for f in findings]
-        )
-        by_rule: dict[str, int] = {}
+        candidates: dict[tuple, SecurityAlert] = {}
         for f in findings:
-            by_rule[f.rule] = by_rule.get(f.rule, 0) + 1
+            alert = _alert(f, municipality=municipality, batch=batch)
+            alert.window_start = _window_start(f.first_seen)
+            candidates.setdefault(_natural_key(alert), alert)
+        # The UNIQUE constraint is the backstop against a concurrent ingestion; this read keeps the usual
+        # case (a re-run, overlapping files) from ever reaching it.
+        windows = {a.window_start for a in candidates.values()}
+        existing = set(
+            SecurityAlert.objects.filter(
+                municipality=municipality, window_start__in=windows, rule__in={k[0] for k in candidates}
+            ).values_list("rule", "subject_host", "subject_client", "window_start")
+        )
+        new = [a for key, a in candidates.items() if key not in existing]
+        duplicates = len(findings) - len(new)
+        alerts = SecurityAlert.objects.bulk_create(new)
+        by_rule: dict[str, int] = {}
+        for a in alerts:
+            by_rule[a.rule] = by_rule.get(a.rule, 0) + 1
         audit.record(
             actor=actor,
             action="security.proxy_log_ingested",
@@ -140,13 +254,18 @@ def proxy_log_ingest(
             municipality=municipality,
             details={
                 "file": batch.file_name,
+                "sha256": batch.sha256,
                 "lines": log.lines,
+                "skipped_lines": skipped,
                 "parsed": len(log),
                 "malformed": log.malformed,
                 "alerts": by_rule,
+                "duplicate_alerts": duplicates,
             },
         )
-    return IngestResult(batch=batch, alerts=alerts, log=log)
+    return IngestResult(
+        batch=batch, alerts=alerts, log=log, skipped_lines=skipped, duplicate_alerts=duplicates
+    )
 
 
 @transaction.atomic

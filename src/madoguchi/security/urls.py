@@ -25,6 +25,22 @@ municipal_urlpatterns = [
     path("alerts/incident/", views.alert_open_incident, name="alerts_open_incident"),
     path("quarantine/", views.quarantine_list, name="quarantine"),
     path("quarantine/<int:pk>/", views.quarantine_detail, name="quarantine_detail"),
+    path(
+        "quarantine/<int:pk>/request-release/",
+        views.quarantine_decide,
+        {"action": "request"},
+        name="quarantine_request_release",
+    ),
+    path(
+        "quarantine/<int:pk>/release/",
+        views.quarantine_decide,
+        {"action": "release"},
+        name="quarantine_release",
+    ),
+    path(
+        "quarantine/<int:pk>/delete/", views.quarantine_decide, {"action": "delete"}, name="quarantine_delete"
+    ),
+    path("quarantine/<int:pk>/download/", views.quarantine_download, name="quarantine_download"),
     path("incidents/", views.incident_list, name="incidents"),
     path("incidents/stix.json", views.incidents_export, name="incidents_export"),
     path("incidents/<int:pk>/", views.incident_detail, name="incident"),

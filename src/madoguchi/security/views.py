@@ -5,6 +5,7 @@ Reads go through the monitoring selectors; every change through security.monitor
 Auditors read; only municipal administrators open or change incidents.
 """
 
+import io
 import json
 from functools import wraps
 
@@ -12,7 +13,7 @@ from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -22,8 +23,9 @@ from django.views.decorators.http import require_POST
 from madoguchi.core.models import Municipality, Prefecture
 from madoguchi.identity.decorators import municipality_staff_required, verified_staff_required
 from madoguchi.identity.models import StaffRole, User
-from madoguchi.identity.selectors import is_platform_operator, staff_access
+from madoguchi.identity.selectors import ALL_MUNICIPAL_ROLES, is_platform_operator, staff_access
 from madoguchi.security import monitoring_services as monitoring
+from madoguchi.security import services as security_services
 from madoguchi.security.models import Incident, QuarantinedFile
 from madoguchi.security.monitoring.stix import StixError
 
@@ -85,6 +87,52 @@ class IncidentUpdateForm(forms.Form):
         self.fields["owner"].queryset = _municipal_staff(municipality)
 
 
+class QuarantineDecisionForm(forms.Form):
+    """The documented reason every decision on a quarantined file needs."""
+
+    reason = forms.CharField(
+        label=gettext_lazy("Reason"),
+        max_length=security_services.REASON_MAX,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+    def __init__(self, *args, action: str, **kwargs):
+        super().__init__(*args, prefix=action, **kwargs)
+        self.fields["reason"].help_text = QUARANTINE_HELP[action]
+
+
+QUARANTINE_HELP = {
+    "request": gettext_lazy(
+        "Why the file can be trusted, e.g. “the sender confirmed by phone that they sent this file”. "
+        "Another staff member must approve the release."
+    ),
+    "release": gettext_lazy(
+        "What you checked before approving. You cannot approve a release that you requested yourself."
+    ),
+    "delete": gettext_lazy(
+        "Why the file is deleted. Its bytes are removed from the server; the record stays."
+    ),
+}
+QUARANTINE_ACTIONS = {
+    "request": security_services.quarantine_release_request,
+    "release": security_services.quarantine_release,
+    "delete": security_services.quarantine_delete,
+}
+QUARANTINE_DONE = {
+    "request": gettext_lazy("The release was requested. Another staff member must approve it."),
+    "release": gettext_lazy("The file was released. Staff of the municipality can now download it."),
+    "delete": gettext_lazy("The file was deleted."),
+}
+QUARANTINE_ERRORS = {
+    "wrong_status": gettext_lazy("This cannot be done in the file's current status."),
+    "four_eyes": gettext_lazy(
+        "A release must be approved by someone other than the staff member who requested it."
+    ),
+    "reason_required": gettext_lazy("Enter a reason."),
+    "staff_required": gettext_lazy("Only a staff member can do this."),
+}
+
+
 class StixImportForm(forms.Form):
     bundle = forms.FileField(
         label=gettext_lazy("STIX 2.1 bundle (JSON file)"),
@@ -111,22 +159,102 @@ class StixImportForm(forms.Form):
 def quarantine_list(request: HttpRequest, municipality_code: str) -> HttpResponse:
     municipality = request.municipality
     files = QuarantinedFile.objects.filter(municipality=municipality).order_by("-created_at", "-id")
+    status = request.GET.get("status", "")
+    if status in QuarantinedFile.Status.values:
+        files = files.filter(status=status)
+    else:
+        status = ""
     return render(
         request,
         "security/municipal/quarantine_list.html",
-        {"municipality": municipality, "page": _page(request, files)},
+        {
+            "municipality": municipality,
+            "page": _page(request, files),
+            "status": status,
+            "statuses": QuarantinedFile.Status.choices,
+        },
+    )
+
+
+def _quarantine_forms(request: HttpRequest, item: QuarantinedFile, bound=None) -> dict:
+    """The decision forms the user may use on the item now, by action; `bound` replaces one of them."""
+    if not staff_access(request.user, item.municipality, WRITE_ROLES):
+        return {}
+    actions = []
+    if item.status == QuarantinedFile.Status.QUARANTINED:
+        actions = ["request", "delete"]
+    elif item.status == QuarantinedFile.Status.RELEASE_REQUESTED:
+        actions = ["delete"]
+        if item.release_requested_by_id != request.user.pk:
+            actions.insert(0, "release")
+    forms_by_action = {action: QuarantineDecisionForm(action=action) for action in actions}
+    if bound is not None:
+        forms_by_action[bound.prefix] = bound
+    return forms_by_action
+
+
+def _quarantine_detail_page(request: HttpRequest, item: QuarantinedFile, bound=None, status: int = 200):
+    return render(
+        request,
+        "security/municipal/quarantine_detail.html",
+        {
+            "municipality": item.municipality,
+            "item": item,
+            "decision_forms": _quarantine_forms(request, item, bound),
+            "is_requester": item.release_requested_by_id == request.user.pk,
+        },
+        status=status,
     )
 
 
 @municipality_staff_required(READ_ROLES)
 def quarantine_detail(request: HttpRequest, municipality_code: str, pk: int) -> HttpResponse:
+    item = get_object_or_404(QuarantinedFile, pk=pk, municipality=request.municipality)
+    return _quarantine_detail_page(request, item)
+
+
+@require_POST
+@municipality_staff_required(WRITE_ROLES)
+def quarantine_decide(request: HttpRequest, municipality_code: str, pk: int, action: str) -> HttpResponse:
+    """Request a release, approve it (four-eyes) or delete: each with a reason, through the services."""
     municipality = request.municipality
     item = get_object_or_404(QuarantinedFile, pk=pk, municipality=municipality)
-    return render(
-        request,
-        "security/municipal/quarantine_detail.html",
-        {"municipality": municipality, "item": item},
+    if action not in QUARANTINE_ACTIONS:
+        raise Http404
+    form = QuarantineDecisionForm(request.POST, action=action)
+    if form.is_valid():
+        try:
+            QUARANTINE_ACTIONS[action](item=item, actor=request.user, reason=form.cleaned_data["reason"])
+        except security_services.QuarantineError as exc:
+            form.add_error(
+                None if exc.code != "reason_required" else "reason", QUARANTINE_ERRORS.get(exc.code, str(exc))
+            )
+        else:
+            messages.success(request, QUARANTINE_DONE[action])
+            return redirect("security_municipal:quarantine_detail", municipality.code, item.pk)
+    item.refresh_from_db()
+    return _quarantine_detail_page(request, item, bound=form, status=400)
+
+
+@municipality_staff_required(ALL_MUNICIPAL_ROLES)
+def quarantine_download(request: HttpRequest, municipality_code: str, pk: int) -> HttpResponse:
+    """The original bytes of a released file, for staff of its municipality only; audited."""
+    item = get_object_or_404(
+        QuarantinedFile, pk=pk, municipality=request.municipality, status=QuarantinedFile.Status.RELEASED
     )
+    try:
+        data = security_services.quarantine_download(item=item, actor=request.user)
+    except security_services.QuarantineError as exc:
+        raise Http404(_("The file is not available.")) from exc
+    response = FileResponse(
+        io.BytesIO(data),
+        as_attachment=True,
+        filename=item.original_name,
+        content_type="application/octet-stream",
+    )
+    response["Cache-Control"] = "no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 @municipality_staff_required(READ_ROLES)

@@ -1,5 +1,8 @@
 """`madoguchi ingest_proxy_log --municipality 131016 FILE [--blocklist FILE]`: one Squid access.log into the
-security monitoring of a municipality, with a progress line while reading and a summary at the end."""
+security monitoring of a municipality, with a progress line while reading and a summary at the end.
+
+Running it again on the same file changes nothing ("already ingested"); on a file that has grown since, only
+the new lines are read; alerts already raised (from overlapping files) are not raised twice."""
 
 from pathlib import Path
 
@@ -50,9 +53,23 @@ class Command(BaseCommand):
         )
         self.stderr.write("")
         batch = result.batch
+        if result.already_ingested:
+            self.stdout.write(
+                f"{municipality} {path.name}: 取り込み済み already ingested "
+                f"(batch {batch.pk}, {batch.received_at:%Y-%m-%d %H:%M}); nothing changed"
+            )
+            return
+        skipped = (
+            f", first {result.skipped_lines:,} lines already ingested (取り込み済み)"
+            if result.skipped_lines
+            else ""
+        )
+        duplicates = (
+            f", {result.duplicate_alerts} already alerted (通知済み)" if result.duplicate_alerts else ""
+        )
         self.stdout.write(
-            f"{municipality} {batch.file_name}: {batch.lines:,} lines, {len(result.log):,} parsed, "
-            f"{batch.malformed:,} malformed, {len(result.alerts)} alerts"
+            f"{municipality} {batch.file_name}: {batch.lines:,} lines{skipped}, {len(result.log):,} parsed, "
+            f"{batch.malformed:,} malformed, {len(result.alerts)} alerts{duplicates}"
         )
         for m in batch.malformed_sample[:10]:
             self.stdout.write(f"  不正な行 malformed line {m['line']}: {m['reason']}")

@@ -3,9 +3,12 @@
 On a throwaway PostgreSQL database: R residents with applications, then T transactions recorded through
 `points.services.transactions_record` in chunks of 10,000 (what the API and `madoguchi points ingest` do);
 beside it, in the same run, a COPY of the same rows into an equivalent plain table — the floor of what any
-ingestion can cost on this server. Target (issue 4): 1,000,000 tx of 200,000 residents at >= 100,000 tx/s.
+ingestion can cost on this server — and a COPY of the ledger rows into a copy of the ledger table (same indexes,
+CHECKs and deferred foreign keys), committed: the floor of writing this ledger. On PostgreSQL, batches of
+`ingest.MIN_ITEMS` items or more take the set-based path of points/ingest.py (`--row-path` forces the former
+row-by-row path, for comparison). Target (issue 4): 1,000,000 tx of 200,000 residents at >= 100,000 tx/s.
 
-    .venv/bin/python bench/points_ingest.py [--transactions 200000] [--residents 200000]
+    .venv/bin/python bench/points_ingest.py [--transactions 200000] [--residents 200000] [--row-path]
 """
 
 import argparse
@@ -20,12 +23,19 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--transactions", type=int, default=200_000)
     parser.add_argument("--residents", type=int, default=200_000)
+    parser.add_argument("--row-path", action="store_true",
+                        help="force the row-by-row path (before the set-based one), for comparison; not saved")  # fmt: skip
     args = parser.parse_args()
     with throwaway_databases("points") as url:
         django_setup(url, migrate=True)
-        result = run(args)
+        if args.row_path:
+            from madoguchi.points import ingest
+
+            ingest.MIN_ITEMS = 10**9
+        result = run(args) | {"path": "row-by-row" if args.row_path else "set-based (points/ingest.py)"}
     print(json.dumps(result, indent=2))
-    (ROOT / "bench" / "results" / "points_ingest.json").write_text(json.dumps(result, indent=2) + "\n")
+    if not args.row_path:
+        (ROOT / "bench" / "results" / "points_ingest.json").write_text(json.dumps(result, indent=2) + "\n")
 
 
 def run(args) -> dict:
@@ -60,6 +70,32 @@ def run(args) -> dict:
             copy.write(buffer.getvalue())
         copy_seconds = time.perf_counter() - started
 
+    # Second floor: the ledger rows themselves COPYed into a table with the ledger's indexes, CHECKs and
+    # foreign keys (deferred, checked at commit), in one transaction — what writing the rows costs here.
+    from django.db import transaction
+
+    pks = dict(PointAccount.objects.values_list("service_account", "pk"))
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE bench_ledger (LIKE points_providertransaction INCLUDING ALL)")
+        for column, table in (
+            ("account_id", "points_pointaccount"),
+            ("provider_id", "points_paymentprovider"),
+        ):
+            cursor.execute(f"ALTER TABLE bench_ledger ADD FOREIGN KEY ({column}) REFERENCES {table} (id) "
+                           "DEFERRABLE INITIALLY DEFERRED")  # fmt: skip
+        buffer = io.StringIO()
+        for it in items:
+            buffer.write(f"{provider.pk}\ttx\t{it['id']}\t{'0' * 64}\t{pks[it['account']]}\t{it['amount']}\t"
+                         f"{at}\tgranted\t0\t0\t{at}\t202601\t0\n")  # fmt: skip
+        started = time.perf_counter()
+        with transaction.atomic():
+            with cursor.cursor.copy(
+                "COPY bench_ledger (provider_id, kind, external_id, fingerprint, account_id, amount, occurred_at, "
+                "status, points, remaining, recorded_at, month, clawed_back) FROM STDIN"
+            ) as copy:
+                copy.write(buffer.getvalue())
+        copy_ledger_seconds = time.perf_counter() - started
+
     started = time.perf_counter()
     granted = 0
     for start in range(0, len(items), services.MAX_ITEMS):
@@ -91,6 +127,8 @@ def run(args) -> dict:
         "copy_seconds": round(copy_seconds, 3),
         "copy_tx_per_second": round(args.transactions / copy_seconds),
         "ratio_ingest_vs_copy": round(copy_seconds / ingest_seconds, 3),
+        "copy_ledger_seconds": round(copy_ledger_seconds, 3),
+        "copy_ledger_tx_per_second": round(args.transactions / copy_ledger_seconds),
         "points_granted": granted,
         "ledger_equals_reference": stored == granted == sum(expected.values()),
         "rerun_points_added": stored - stored_before,

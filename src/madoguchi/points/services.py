@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from madoguchi.core import audit
 from madoguchi.identity import resident_services
 from madoguchi.identity.models import Resident, ResidentCertificate
-from madoguchi.points import calc, providers
+from madoguchi.points import calc, ingest, providers
 from madoguchi.points.models import (
     Application,
     Campaign,
@@ -549,7 +549,8 @@ def transactions_record(*, provider: PaymentProvider, items: list, actor=None) -
     Idempotent: an id seen before returns its first answer (grants nothing); the same id with other content
     is a `conflict`. Accounts are locked in primary-key order (no deadlock between concurrent batches), and
     grants are computed in recording order against each account's headroom. A race on a new id (two requests
-    at once) retries once, after which the id exists and its stored answer is returned.
+    at once) retries once, after which the id exists and its stored answer is returned. On PostgreSQL a batch
+    of `ingest.MIN_ITEMS` items or more takes the set-based path of points/ingest.py (same answers).
     """
     if not isinstance(items, list) or not 1 <= len(items) <= MAX_ITEMS:
         raise PointsError("invalid_batch", _("Send between 1 and 10,000 items."))
@@ -563,6 +564,9 @@ def transactions_record(*, provider: PaymentProvider, items: list, actor=None) -
 
 
 def _transactions_record(provider: PaymentProvider, items: list, actor) -> list[ItemResult]:
+    # PostgreSQL and a large batch: the set-based path of points/ingest.py (same answers).
+    if ingest.applies(items):
+        return ingest.record(provider, items, actor)
     parsed = [_parse_transaction(raw) for raw in items]
     results: list[ItemResult | None] = [p if isinstance(p, ItemResult) else None for p in parsed]
     valid = [(i, p) for i, p in enumerate(parsed) if isinstance(p, _Item)]

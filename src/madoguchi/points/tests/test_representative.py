@@ -215,7 +215,7 @@ def test_parents_account_from_another_campaign_is_refused_too(parent, campaign, 
             representative=representative, identity=identity, campaign=other, actor=representative.user,
             request=ApplicationRequest(provider, "charge", "parent-acct", "parent-acct", "123"),
         )  # fmt: skip
-    assert refused.value.code == "representative_account" and refused.value.message == OWN_ACCOUNT
+    assert refused.value.code == "representative_account" and refused.value.message == gettext(OWN_ACCOUNT)
 
 
 def test_second_application_for_the_same_child_is_refused(parent, campaign, provider):
@@ -230,7 +230,7 @@ def test_second_application_for_the_same_child_is_refused(parent, campaign, prov
             representative=representative, identity=identity, campaign=campaign, actor=representative.user,
             request=ApplicationRequest(provider, "charge", "child2-acct", "child2-acct", "123"),
         )  # fmt: skip
-    assert refused.value.code == "already_applied" and refused.value.message == ALREADY
+    assert refused.value.code == "already_applied" and refused.value.message == gettext(ALREADY)
     assert Application.objects.filter(representative=representative).count() == 1
 
 

@@ -17,6 +17,7 @@ BENCHMARKS = [
     "procedures_forms.py",
     "procedures_definition_save.py",
     "grants_calc.py",
+    "procedures_submit.py",
 ]
 
 if __name__ == "__main__":

@@ -69,3 +69,82 @@ def register_japanese_fonts() -> None:
         pdfmetrics.registerFont(UnicodeCIDFont(GOTHIC))
         pdfmetrics.registerFont(UnicodeCIDFont(MINCHO))
         _FONTS_REGISTERED = True
+
+
+class A4Writer:
+    """A small flowing A4 writer for notices and guidelines: wrapped lines, new pages as needed, deterministic
+    output (the same data gives the same bytes), Japanese fonts built into every PDF reader."""
+
+    def __init__(self, title: str, *, subject: str = "", creator: str = "Madoguchi"):
+        from reportlab.lib.pagesizes import A4
+        from reportlab.lib.units import mm
+        from reportlab.pdfbase.pdfmetrics import stringWidth
+        from reportlab.pdfgen import canvas
+
+        register_japanese_fonts()
+        self._width_of = stringWidth
+        self._widths: dict[tuple[str, str, float], float] = {}
+        self.out = io.BytesIO()
+        self.pdf = canvas.Canvas(self.out, pagesize=A4, pageCompression=1, invariant=1)
+        self.pdf.setTitle(title)
+        if subject:
+            self.pdf.setSubject(subject)
+        self.pdf.setAuthor("Madoguchi")
+        self.pdf.setCreator(creator)
+        self.width, self.height = A4
+        self.left, self.right = 20 * mm, self.width - 20 * mm
+        self.top, self.bottom = self.height - 20 * mm, 20 * mm
+        self.y = self.top
+
+    def _char_width(self, ch: str, font: str, size: float) -> float:
+        key = (ch, font, size)
+        width = self._widths.get(key)
+        if width is None:
+            width = self._widths[key] = self._width_of(ch, font, size)
+        return width
+
+    def _wrap(self, value: str, font: str, size: float, width: float) -> list[str]:
+        lines: list[str] = []
+        for paragraph in str(value).split("\n"):
+            line, used = "", 0.0
+            for ch in paragraph:
+                w = self._char_width(ch, font, size)
+                if line and used + w > width:
+                    lines.append(line)
+                    line, used = "", 0.0
+                line += ch
+                used += w
+            lines.append(line)
+        return lines
+
+    def _need(self, space: float) -> None:
+        if self.y - space < self.bottom:
+            self.pdf.showPage()
+            self.y = self.top
+
+    def text(self, value: str, *, font: str = MINCHO, size: float = 10.5, indent: float = 0) -> None:
+        for line in self._wrap(value, font, size, self.right - self.left - indent):
+            self._need(size * 1.6)
+            self.pdf.setFont(font, size)
+            self.pdf.drawString(self.left + indent, self.y - size, line)
+            self.y -= size * 1.6
+
+    def heading(self, value: str, *, size: float = 12) -> None:
+        self.space(4)
+        self._need(size * 3)
+        self.text(value, font=GOTHIC, size=size)
+
+    def right_text(self, value: str, *, font: str = MINCHO, size: float = 10.5) -> None:
+        """One line flush right (dates, reference numbers, the issuing body)."""
+        self._need(size * 1.6)
+        self.pdf.setFont(font, size)
+        self.pdf.drawRightString(self.right, self.y - size, value)
+        self.y -= size * 1.6
+
+    def space(self, points: float) -> None:
+        self.y -= points
+
+    def bytes(self) -> bytes:
+        self.pdf.showPage()
+        self.pdf.save()
+        return self.out.getvalue()

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import base64
 import html as html_lib
-import io
 import json
 import logging
 import re
@@ -42,7 +41,7 @@ from ninja import Field, NinjaAPI, Path, Query, Schema
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.renderers import JSONRenderer
 
-from madoguchi.core.documents import GOTHIC, MINCHO, register_japanese_fonts
+from madoguchi.core.documents import GOTHIC, A4Writer
 from madoguchi.core.wareki import format_wareki
 from madoguchi.grants.models import Call, Programme
 from madoguchi.procedures.formengine import normalize_search_text
@@ -444,76 +443,6 @@ def html_text(value: str) -> str:
 # ---------------------------------------------------------------------------------------------------------
 
 
-class _PdfWriter:
-    """A small flowing A4 writer: wrapped lines, new pages as needed, deterministic output (invariant)."""
-
-    def __init__(self, title: str, subject: str):
-        from reportlab.lib.pagesizes import A4
-        from reportlab.lib.units import mm
-        from reportlab.pdfbase.pdfmetrics import stringWidth
-        from reportlab.pdfgen import canvas
-
-        register_japanese_fonts()
-        self._width_of = stringWidth
-        self._widths: dict[tuple[str, str, float], float] = {}
-        self.out = io.BytesIO()
-        self.pdf = canvas.Canvas(self.out, pagesize=A4, pageCompression=1, invariant=1)
-        self.pdf.setTitle(title)
-        self.pdf.setSubject(subject)
-        self.pdf.setAuthor("Madoguchi")
-        self.pdf.setCreator("Madoguchi Jグランツ互換 公開API")
-        self.width, self.height = A4
-        self.left, self.right = 20 * mm, self.width - 20 * mm
-        self.top, self.bottom = self.height - 20 * mm, 20 * mm
-        self.y = self.top
-
-    def _char_width(self, ch: str, font: str, size: float) -> float:
-        key = (ch, font, size)
-        width = self._widths.get(key)
-        if width is None:
-            width = self._widths[key] = self._width_of(ch, font, size)
-        return width
-
-    def _wrap(self, value: str, font: str, size: float, width: float) -> list[str]:
-        lines: list[str] = []
-        for paragraph in str(value).split("\n"):
-            line, used = "", 0.0
-            for ch in paragraph:
-                w = self._char_width(ch, font, size)
-                if line and used + w > width:
-                    lines.append(line)
-                    line, used = "", 0.0
-                line += ch
-                used += w
-            lines.append(line)
-        return lines
-
-    def _need(self, space: float) -> None:
-        if self.y - space < self.bottom:
-            self.pdf.showPage()
-            self.y = self.top
-
-    def text(self, value: str, *, font: str = MINCHO, size: float = 10.5, indent: float = 0) -> None:
-        for line in self._wrap(value, font, size, self.right - self.left - indent):
-            self._need(size * 1.6)
-            self.pdf.setFont(font, size)
-            self.pdf.drawString(self.left + indent, self.y - size, line)
-            self.y -= size * 1.6
-
-    def heading(self, value: str, *, size: float = 12) -> None:
-        self.space(4)
-        self._need(size * 3)
-        self.text(value, font=GOTHIC, size=size)
-
-    def space(self, points: float) -> None:
-        self.y -= points
-
-    def bytes(self) -> bytes:
-        self.pdf.showPage()
-        self.pdf.save()
-        return self.out.getvalue()
-
-
 def _wareki_datetime(value: datetime) -> str:
     local = timezone.localtime(value)
     return f"{format_wareki(local.date())} {local:%H:%M}"
@@ -556,7 +485,7 @@ def _eligibility_lines(rules: dict) -> list[str]:
     return lines
 
 
-def _programme_rules(page: _PdfWriter, programme: Programme, *, first: int) -> None:
+def _programme_rules(page: A4Writer, programme: Programme, *, first: int) -> None:
     """Two numbered sections from the programme's rules: eligible costs, then decision and reporting."""
     page.heading(f"{first}　補助対象経費")
     categories = programme.expense_categories or []
@@ -581,7 +510,11 @@ def _programme_rules(page: _PdfWriter, programme: Programme, *, first: int) -> N
 def guidelines_pdf(call: Call, *, page_url: str = "") -> bytes:
     """公募要領: the call as its applicants read it (purpose, who may apply, costs, rate, window, how to apply)."""
     programme = call.programme
-    page = _PdfWriter(f"{call.title} 公募要領", f"{programme.name} 第{call.round}回 公募要領")
+    page = A4Writer(
+        f"{call.title} 公募要領",
+        subject=f"{programme.name} 第{call.round}回 公募要領",
+        creator="Madoguchi Jグランツ互換 公開API",
+    )
     page.text(programme.institution_name, font=GOTHIC, size=10.5)
     page.space(6)
     page.text(call.title, font=GOTHIC, size=16)
@@ -635,7 +568,7 @@ def guidelines_pdf(call: Call, *, page_url: str = "") -> bytes:
 def grant_outline_pdf(call: Call) -> bytes:
     """交付要綱の概要: the programme's rules in short (issuer, basis, who may apply, rate, costs, procedure)."""
     programme = call.programme
-    page = _PdfWriter(f"{programme.name} 交付要綱の概要", f"{programme.name} 交付要綱の概要")
+    page = A4Writer(f"{programme.name} 交付要綱の概要", subject=f"{programme.name} 交付要綱の概要")
     page.text(programme.institution_name, font=GOTHIC, size=10.5)
     page.space(6)
     page.text(f"{programme.name}　交付要綱の概要", font=GOTHIC, size=16)

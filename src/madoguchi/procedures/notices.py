@@ -6,14 +6,13 @@ Mails never carry answers: only the reference number, the procedure and where to
 
 from __future__ import annotations
 
-import io
 from datetime import date
 
 from django.core.mail import send_mail
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from madoguchi.core.documents import GOTHIC, MINCHO, register_japanese_fonts
+from madoguchi.core.documents import GOTHIC, A4Writer
 from madoguchi.core.wareki import format_wareki
 from madoguchi.procedures.answers import display_rows
 from madoguchi.procedures.formengine import parse_definition
@@ -64,70 +63,11 @@ def mail_message(submission: Submission, text: str) -> None:
     )  # fmt: skip
 
 
-class _Page:
-    """A minimal flowing A4 writer on reportlab's canvas: lines that wrap by width, new pages as needed."""
-
-    def __init__(self, title: str):
-        from reportlab.lib.pagesizes import A4
-        from reportlab.lib.units import mm
-        from reportlab.pdfgen import canvas
-
-        register_japanese_fonts()
-        self.mm = mm
-        self.out = io.BytesIO()
-        self.pdf = canvas.Canvas(self.out, pagesize=A4, pageCompression=1)
-        self.pdf.setTitle(title)
-        self.pdf.setAuthor("Madoguchi")
-        self.width, self.height = A4
-        self.left, self.right = 20 * mm, self.width - 20 * mm
-        self.y = self.height - 20 * mm
-
-    def _need(self, space: float) -> None:
-        if self.y - space < 20 * self.mm:
-            self.pdf.showPage()
-            self.y = self.height - 20 * self.mm
-
-    def text(
-        self, value: str, *, font: str = MINCHO, size: float = 10.5, indent: float = 0, gap: float = 1.5
-    ):
-        width = self.right - self.left - indent
-        line = ""
-        lines = []
-        for ch in str(value):
-            if ch == "\n":
-                lines.append(line)
-                line = ""
-                continue
-            if self.pdf.stringWidth(line + ch, font, size) > width:
-                lines.append(line)
-                line = ""
-            line += ch
-        lines.append(line)
-        for item in lines:
-            self._need(size * gap)
-            self.pdf.setFont(font, size)
-            self.pdf.drawString(self.left + indent, self.y, item)
-            self.y -= size * gap
-
-    def right_text(self, value: str, *, size: float = 10.5):
-        self.pdf.setFont(MINCHO, size)
-        self.pdf.drawRightString(self.right, self.y, value)
-        self.y -= size * 1.5
-
-    def space(self, points: float) -> None:
-        self.y -= points
-
-    def bytes(self) -> bytes:
-        self.pdf.showPage()
-        self.pdf.save()
-        return self.out.getvalue()
-
-
 def receipt_pdf(submission: Submission) -> bytes:
     """申請受付票: what was filed, when, with its hash (and signature status), for the applicant to keep."""
     revision = submission.current_revision
     definition = parse_definition(submission.form_version.definition)
-    page = _Page(f"申請受付票 {submission.reference}")
+    page = A4Writer(f"申請受付票 {submission.reference}")
     issued = timezone.localdate()
     page.right_text(f"{format_wareki(issued)}")
     page.right_text(f"受付番号　{submission.reference}")
@@ -167,7 +107,7 @@ def decision_notice_pdf(submission: Submission, *, issued_on: date | None = None
     if title is None:
         raise ValueError("no decision to notify")
     event = submission.events.filter(to_status=submission.status).order_by("-created_at").first()
-    page = _Page(f"{title} {submission.reference}")
+    page = A4Writer(f"{title} {submission.reference}")
     page.right_text(f"{submission.municipality.full_name[:40]}　第{submission.pk}号")
     page.right_text(format_wareki(issued_on))
     page.space(6)

@@ -521,20 +521,19 @@ def alerts_scan(*, today: date | None = None) -> int:
         "call__programme"
     )
     for application in late_reports:
-        _alert(application, "report_late", application.report_due_on,
+        created += _alert(application, "report_late", application.report_due_on,
                _("The performance report was due on %(d)s.") % {"d": application.report_due_on.isoformat()})  # fmt: skip
-        created += 1
     late_decisions = Application.objects.filter(
         status__in=[S.SUBMITTED, S.IN_REVIEW], decision_due_on__lt=today
     )
     for application in late_decisions.select_related("call__programme"):
-        _alert(application, "decision_late", application.decision_due_on,
+        created += _alert(application, "decision_late", application.decision_due_on,
                _("The decision was due on %(d)s.") % {"d": application.decision_due_on.isoformat()})  # fmt: skip
-        created += 1
-    return Alert.objects.filter(created_at__date=timezone.localdate()).count() if created else 0
+    return created
 
 
-def _alert(application: Application, kind: str, due: date, message: str) -> None:
+def _alert(application: Application, kind: str, due: date, message: str) -> bool:
+    """Create the alert unless it exists; True when it is new (then audited and mailed)."""
     with transaction.atomic():
         alert, created = Alert.objects.get_or_create(
             application=application, kind=kind, due_on=due, defaults={"message": message}
@@ -549,6 +548,7 @@ def _alert(application: Application, kind: str, due: date, message: str) -> None
             email = getattr(getattr(application.applicant_user, "business_account", None), "email", "")
             if email:
                 send_mail(f"[Madoguchi] {application.reference}", message, None, [email], fail_silently=True)
+    return created
 
 
 # --- Base amounts -------------------------------------------------------------------------------------------

@@ -151,8 +151,8 @@ def test_a_late_report_raises_an_alert_once(business_call):
     application.refresh_from_db()
     mail.outbox.clear()
     assert services.alerts_scan(today=application.report_due_on) == 0
-    services.alerts_scan(today=application.report_due_on + timedelta(days=1))
-    services.alerts_scan(today=application.report_due_on + timedelta(days=2))
+    assert services.alerts_scan(today=application.report_due_on + timedelta(days=1)) == 1
+    assert services.alerts_scan(today=application.report_due_on + timedelta(days=2)) == 0  # raised once
     assert Alert.objects.filter(application=application, kind="report_late").count() == 1
     assert len(mail.outbox) == 1 and AuditRecord.objects.filter(action="grants.alert").count() == 1
     services.report_submit(

@@ -357,10 +357,8 @@ def profile(code: str, n: int) -> dict:
     from django.test.utils import CaptureQueriesContext
 
     from madoguchi.conf.wsgi import application
-    from madoguchi.core.selectors import municipality_by_code
     from madoguchi.procedures import selectors, services
     from madoguchi.procedures.answers import clean
-    from madoguchi.procedures.formengine import parse_definition
 
     path = f"/api/v1/procedures/municipalities/{code}/procedures/{TEMPLATE}/submissions"
 
@@ -407,17 +405,12 @@ def profile(code: str, n: int) -> dict:
         queries[name] += len(captured)
         return value
 
-    for i in range(n):
+    for i in range(n):  # the phases of `procedures.api.submission_create`, in its order
         answers = {**ANSWERS, "participant_email": f"q{i}@example.jp"}
-        found = timed("municipality_by_code", lambda: municipality_by_code(code))
-        procedure = timed(
-            "procedure_for_applicant", lambda f=found: selectors.procedure_for_applicant(f, TEMPLATE)
-        )
-        definition = timed(
-            "parse_definition", lambda p=procedure: parse_definition(p.current_version.definition)
-        )
-        cleaned, problems = timed("clean", lambda d=definition, a=answers, f=found: clean(d, a, actor=None,
-                                                                                       municipality=f))  # fmt: skip
+        procedure = timed("procedure_for_filing", lambda: selectors.procedure_for_filing(code, TEMPLATE))
+        definition = timed("definition_of", lambda p=procedure: selectors.definition_of(p.current_version))
+        cleaned, problems = timed("clean", lambda d=definition, a=answers, p=procedure: clean(
+            d, a, actor=None, municipality=p.municipality))  # fmt: skip
         assert not problems, problems
         timed("submission_file", lambda p=procedure, c=cleaned: services.submission_file(
             procedure=p, version=p.current_version, answers=c))  # fmt: skip

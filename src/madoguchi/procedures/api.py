@@ -8,7 +8,6 @@ from ninja.pagination import PageNumberPagination, paginate
 from madoguchi.core.selectors import municipality_by_code
 from madoguchi.procedures import postcodes, selectors, services
 from madoguchi.procedures.answers import MyNumberUnavailable, clean, problem_message
-from madoguchi.procedures.formengine import parse_definition
 
 router = Router(tags=["online procedures"])
 
@@ -108,8 +107,7 @@ def submission_create(request, municipality: str, code: str, answers: dict = Bod
     application waits for its payment (`status` = `awaiting_payment`). `status_code` is shown once: with the
     reference it gives the status without an account.
     """
-    found = municipality_by_code(municipality)
-    procedure = selectors.procedure_for_applicant(found, code) if found is not None else None
+    procedure = selectors.procedure_for_filing(municipality, code)
     if procedure is None or procedure.current_version is None:
         return 404, {"code": "not_found", "message": _("There is no such procedure in this municipality.")}
     if procedure.signature_required:
@@ -117,9 +115,9 @@ def submission_create(request, municipality: str, code: str, answers: dict = Bod
             "code": "signature_required",
             "message": _("This procedure needs your electronic signature."),
         }
-    definition = parse_definition(procedure.current_version.definition)
+    definition = selectors.definition_of(procedure.current_version)
     try:
-        cleaned, problems = clean(definition, answers, actor=None, municipality=found)
+        cleaned, problems = clean(definition, answers, actor=None, municipality=procedure.municipality)
     except MyNumberUnavailable as exc:
         return 409, {"code": "mynumber_unavailable", "message": str(exc)}
     if any(f.type == "file" for f in definition.fields_in_order if f.key in cleaned):

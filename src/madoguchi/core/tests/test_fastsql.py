@@ -1,0 +1,54 @@
+"""core.fastsql.insert writes the row save() would, and refuses what it cannot do as save() would."""
+
+import pytest
+from django.db.models.signals import pre_save
+from django.forms.models import model_to_dict
+
+from madoguchi.core import fastsql
+from madoguchi.core.models import AuditRecord
+from madoguchi.core.tests.factories import MunicipalityFactory
+
+
+def _record(municipality, seq):
+    return AuditRecord(
+        stream="fastsql-test", seq=seq, created_at="2026-11-29T05:00:00+00:00", municipality=municipality,
+        actor_type="system", actor_id="", actor_label="テスト", action="test.row", target_type="",
+        target_id="", details={"名前": "値", "n": [1, 2]}, prev_hash="0" * 64, hash=f"{seq:064d}",
+    )  # fmt: skip
+
+
+@pytest.mark.django_db
+def test_insert_writes_the_same_row_as_save():
+    municipality = MunicipalityFactory()
+    by_save = _record(municipality, 1)
+    by_save.save()
+    by_insert = fastsql.insert(_record(municipality, 2))
+    assert by_insert.pk is not None and by_insert.pk != by_save.pk
+    assert by_insert._state.adding is False and by_insert._state.db == "default"
+    a = model_to_dict(AuditRecord.objects.get(pk=by_save.pk), exclude=["id", "seq", "hash"])
+    b = model_to_dict(AuditRecord.objects.get(pk=by_insert.pk), exclude=["id", "seq", "hash"])
+    assert a == b and b["details"] == {"名前": "値", "n": [1, 2]}
+
+
+@pytest.mark.django_db
+def test_insert_refuses_saved_rows_overridden_save_and_signal_receivers():
+    from madoguchi.cloud.models import CostStatement
+
+    municipality = MunicipalityFactory()
+    saved = fastsql.insert(_record(municipality, 1))
+    with pytest.raises(ValueError):
+        fastsql.insert(saved)
+    assert "save" in vars(CostStatement)  # the premise: it overrides save()
+    with pytest.raises(TypeError, match="overrides save"):
+        fastsql.insert(CostStatement())
+
+    def receiver(**kwargs):
+        pass
+
+    pre_save.connect(receiver, sender=AuditRecord)
+    try:
+        with pytest.raises(TypeError, match="signal"):
+            fastsql.insert(_record(municipality, 2))
+    finally:
+        pre_save.disconnect(receiver, sender=AuditRecord)
+    assert AuditRecord.objects.filter(stream="fastsql-test").count() == 1

@@ -6,8 +6,8 @@ from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
-from madoguchi.privacy.models import DataSubjectRequest, LeakReport, PersonalInfoFile
-from madoguchi.privacy.services import DEFAULT_FEE_TABLE, DISQUALIFICATIONS, REVIEW_CHECKS
+from madoguchi.privacy.models import ITEM_ROLES, Contract, DataSubjectRequest, LeakReport, PersonalInfoFile
+from madoguchi.privacy.services import DEFAULT_FEE_TABLE, DISQUALIFICATIONS, REVIEW_CHECKS, upload_max_bytes
 
 DATE = forms.DateInput(attrs={"type": "date"})
 
@@ -46,15 +46,47 @@ class ProposalForm(forms.Form):
         return {key: bool(self.cleaned_data.get(f"declare_{key}")) for key, _label in DISQUALIFICATIONS}
 
 
-class ReviewForm(forms.Form):
-    note = forms.CharField(label=_("Review note"), widget=forms.Textarea, required=False, max_length=5000)
+class ExistingProposalForm(forms.Form):
+    """A proposal to use anonymized information already created (法第118条): no items or processing method."""
+
+    purpose = forms.CharField(
+        label=_("Purpose and the business it serves"), widget=forms.Textarea, max_length=5000
+    )
+    safeguards = forms.CharField(label=_("Safeguards (安全管理措置)"), widget=forms.Textarea, max_length=5000)
+    period_months = forms.IntegerField(
+        label=_("Period of use (months)"), min_value=1, max_value=60, initial=12
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         for key, label in DISQUALIFICATIONS:
+            self.fields[f"declare_{key}"] = forms.BooleanField(label=label, required=False)
+
+    def declarations(self) -> dict[str, bool]:
+        return {key: bool(self.cleaned_data.get(f"declare_{key}")) for key, _label in DISQUALIFICATIONS}
+
+
+class ReviewForm(forms.Form):
+    note = forms.CharField(label=_("Review note"), widget=forms.Textarea, required=False, max_length=5000)
+
+    def __init__(self, *args, checks=REVIEW_CHECKS, **kwargs):
+        super().__init__(*args, **kwargs)
+        for key, label in DISQUALIFICATIONS:
             self.fields[f"disq_{key}"] = forms.BooleanField(label=_("Confirmed: ") + label, required=False)
-        for key, label in REVIEW_CHECKS:
+        for key, label in checks:
             self.fields[key] = forms.BooleanField(label=label, required=False)
+
+
+class CancelForm(forms.Form):
+    """契約の解除 (法第120条)."""
+
+    ground = forms.ChoiceField(label=_("Ground of the cancellation (Article 120)"), choices=Contract.Ground.choices,
+                               widget=forms.RadioSelect)  # fmt: skip
+    reason = forms.CharField(
+        label=_("Reason (what happened, and when)"), widget=forms.Textarea, max_length=5000
+    )
+    cancelled_on = forms.DateField(label=_("Cancelled on"), widget=DATE, required=False,
+                                   help_text=_("Empty: today."))  # fmt: skip
 
 
 class ContractForm(forms.Form):
@@ -155,3 +187,103 @@ class RequestActionForm(forms.Form):
                                  required=False)  # fmt: skip
     answer = forms.CharField(label=_("Answer"), widget=forms.Textarea, required=False)
     answered_on = forms.DateField(label=_("Answered on"), widget=DATE, required=False)
+
+
+ROLE_HELP = "; ".join(f"{value} = {label}" for value, label in ITEM_ROLES)
+
+
+class FileForm(forms.Form):
+    """A 個人情報ファイル as the register describes it. Items: one per line, `column,role,label`."""
+
+    name = forms.CharField(label=_("File name"), max_length=200)
+    purpose = forms.CharField(label=_("Purpose of use"), widget=forms.Textarea, max_length=5000)
+    items = forms.CharField(
+        label=_("Items (one per line: column name, role, label)"), widget=forms.Textarea(attrs={"rows": 8}),
+        max_length=20_000,
+        help_text=_("Example: age,quasi_identifier,年齢. The column name must be the CSV header. Roles: %(roles)s")
+        % {"roles": ROLE_HELP},
+    )  # fmt: skip
+    record_count = forms.IntegerField(label=_("Number of records"), min_value=0, required=False,
+                                      help_text=_("Checked against the uploaded data; empty or 0: taken from "
+                                                  "the data."))  # fmt: skip
+    open_to_proposals = forms.BooleanField(label=_("Open to proposals"), required=False)
+
+    @staticmethod
+    def items_text(items: list[dict]) -> str:
+        return "\n".join(f"{i['name']},{i.get('role', '')},{i.get('label', '')}" for i in items)
+
+    def clean_items(self) -> list[dict]:
+        import csv
+        import io
+
+        roles = {value for value, _label in ITEM_ROLES}
+        found = []
+        for number, row in enumerate(csv.reader(io.StringIO(self.cleaned_data["items"])), start=1):
+            if not row or not "".join(row).strip():
+                continue
+            cells = [c.strip() for c in row]
+            if len(cells) < 2 or not cells[0]:
+                raise forms.ValidationError(_("Line %(line)s: write the column name and its role, separated by "
+                                              "a comma.") % {"line": number})  # fmt: skip
+            if cells[1] not in roles:
+                raise forms.ValidationError(_("Line %(line)s: unknown role %(role)s.") % {"line": number,
+                                                                                         "role": cells[1]})  # fmt: skip
+            found.append({"name": cells[0], "role": cells[1], "label": ",".join(cells[2:]) or cells[0]})
+        if not found:
+            raise forms.ValidationError(_("Declare at least one item."))
+        names = [i["name"] for i in found]
+        if len(set(names)) != len(names):
+            raise forms.ValidationError(_("Each column name may appear only once."))
+        return found
+
+
+ENCODING_CHOICES = [("auto", _("Detect (UTF-8, else Shift_JIS)")), ("utf-8", "UTF-8"),
+                    ("cp932", "Shift_JIS (cp932)")]  # fmt: skip
+SEPARATOR_CHOICES = [("auto", _("Detect")), (",", _("comma (,)")), (";", _("semicolon (;)")), ("\t", _("tab")),
+                     ("|", _("vertical bar (|)"))]  # fmt: skip
+
+
+class DataUploadForm(forms.Form):
+    data = forms.FileField(label=_("Data (CSV)"), help_text=_("First line: the column names of the items. "
+                                                               "At most %(mb)s MB."))  # fmt: skip
+    encoding = forms.ChoiceField(label=_("Encoding"), choices=ENCODING_CHOICES, initial="auto")
+    separator = forms.ChoiceField(label=_("Separator"), choices=SEPARATOR_CHOICES, initial="auto")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["data"].help_text = self.fields["data"].help_text % {
+            "mb": f"{upload_max_bytes() / 1024 / 1024:g}"
+        }
+
+
+class HierarchyForm(forms.Form):
+    """A quasi-identifier's hierarchy: an uploaded `value;level1;…;*` file, or a rule."""
+
+    KINDS = [("file", _("Upload a hierarchy file")), ("interval", _("Rule: numeric intervals (widths, e.g. 5,10,20)")),
+             ("date", _("Rule: date truncation (steps, e.g. month,year)")),
+             ("prefix", _("Rule: prefix masking of codes (digits kept, e.g. 5,3,1)"))]  # fmt: skip
+
+    column = forms.ChoiceField(label=_("Item"))
+    kind = forms.ChoiceField(label=_("Hierarchy"), choices=KINDS, widget=forms.RadioSelect, initial="file")
+    data = forms.FileField(label=_("Hierarchy file (CSV: value;level 1;…;*)"), required=False)
+    encoding = forms.ChoiceField(label=_("Encoding"), choices=ENCODING_CHOICES, initial="auto")
+    separator = forms.ChoiceField(label=_("Separator"), choices=SEPARATOR_CHOICES[1:], initial=";")
+    parameters = forms.CharField(label=_("Rule parameters (comma-separated)"), required=False, max_length=200)
+
+    def __init__(self, *args, columns: list[tuple[str, str]], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["column"].choices = columns
+
+    def clean(self):
+        d = super().clean()
+        kind = d.get("kind")
+        if kind == "file" and not d.get("data"):
+            self.add_error("data", _("Choose the hierarchy file."))
+        if kind in ("interval", "date", "prefix"):
+            params = [
+                p.strip() for p in (d.get("parameters") or "").replace("、", ",").split(",") if p.strip()
+            ]
+            if not params:
+                self.add_error("parameters", _("Write the rule's parameters."))
+            d["params"] = params
+        return d

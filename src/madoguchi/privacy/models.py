@@ -14,14 +14,27 @@ from django.utils.translation import pgettext_lazy
 from madoguchi.core.models import Municipality
 from madoguchi.identity.models import Business
 
+ITEM_ROLES = [
+    ("identifier", _("direct identifier (特定の個人を識別できる記述)")),
+    ("identification_code", _("identification code (個人識別符号)")),
+    ("linking_code", _("linking code (連結符号)")),
+    ("quasi_identifier", _("quasi-identifier (準識別子)")),
+    ("sensitive", _("sensitive (機微な項目)")),
+    ("insensitive", _("insensitive (その他の項目)")),
+]
+
 
 class PersonalInfoFile(models.Model):
     """個人情報ファイル (法第60条第2項) as entered in the 個人情報ファイル簿 (法第75条).
 
-    `items` is a list of {"name": column, "role": engine role, "label": Japanese label}. The data stay where
-    they are: `source_path` is relative to one of the allowed data roots (see `services.data_roots`), and
-    `hierarchies_path` is the folder of the generalization hierarchies the engine needs for each
-    quasi-identifier.
+    `items` is a list of {"name": column, "role": engine role (ITEM_ROLES), "label": Japanese label}.
+    The data are either uploaded on the staff page (`services.file_upload_data`: stored as UTF-8 under
+    PRIVACY_DIR/uploads/<municipality code>/, outside the web root, with its SHA-256) or, for the demo and the
+    command line, a file already in a data root; in both cases `source_path` is relative to one of the data
+    roots (see `services.data_roots`) and is what every later creation job reads. `hierarchies` maps a column
+    to its generalization hierarchy: {"kind": "file", "path": …, "name": …} (uploaded, validated by the
+    engine) or a rule {"kind": "interval"|"date"|"prefix", "params": [...]}; a column without an entry falls
+    back to `hierarchies_path`, a folder of `<column>.csv` / `*_hierarchy_<column>.csv` files.
     """
 
     municipality = models.ForeignKey(Municipality, on_delete=models.PROTECT, related_name="privacy_files")
@@ -29,9 +42,13 @@ class PersonalInfoFile(models.Model):
     purpose = models.TextField(_("purpose of use"))
     items = models.JSONField(_("items"), default=list)
     record_count = models.PositiveIntegerField(_("number of records"), default=0)
-    source_path = models.CharField(_("source data"), max_length=500)
+    source_path = models.CharField(_("source data"), max_length=500, blank=True)
     separator = models.CharField(max_length=1, default=",")
+    data_encoding = models.CharField(_("encoding of the uploaded data"), max_length=16, blank=True)
+    data_sha256 = models.CharField(max_length=64, blank=True)
+    data_uploaded_at = models.DateTimeField(_("data uploaded at"), null=True, blank=True)
     hierarchies_path = models.CharField(_("hierarchies folder"), max_length=500, blank=True)
+    hierarchies = models.JSONField(_("hierarchies"), default=dict, blank=True)
     open_to_proposals = models.BooleanField(_("open to proposals"), default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -45,6 +62,13 @@ class PersonalInfoFile(models.Model):
     @property
     def item_names(self) -> list[str]:
         return [i["name"] for i in self.items]
+
+    def names_with_role(self, *roles: str) -> list[str]:
+        return [i["name"] for i in self.items if i.get("role") in roles]
+
+    @property
+    def has_data(self) -> bool:
+        return bool(self.source_path)
 
 
 class ProposalCall(models.Model):
@@ -68,7 +92,17 @@ class ProposalCall(models.Model):
 
 
 class Proposal(models.Model):
-    """提案書 (法第112条) from a business signed in with GビズID, and its review (法第113条, 第114条)."""
+    """提案書 from a business signed in with GビズID, and its review (欠格事由 法第113条, 審査 第114条).
+
+    Two kinds: a proposal for new anonymized information made from a personal information file (法第112条;
+    then a creation job, 第116条), and a proposal to use anonymized information already created and entered
+    in the register (法第118条; `source_entry`): the same review, contract and fee (第118条第2項 applies
+    第113条–第115条; fee 第119条第2項・第4項) but no creation job: the existing dataset is provided.
+    """
+
+    class Kind(models.TextChoices):
+        CREATION = "creation", _("new anonymized information (Article 112)")
+        EXISTING = "existing", _("use of anonymized information already created (Article 118)")
 
     class Status(models.TextChoices):
         SUBMITTED = "submitted", _("submitted")
@@ -81,8 +115,15 @@ class Proposal(models.Model):
         CREATED = "created", pgettext_lazy("anonymized data proposal", "created")
         PROVIDED = "provided", _("provided")
         WITHDRAWN = "withdrawn", _("withdrawn")
+        CANCELLED = "cancelled", _("contract cancelled")
 
     reference = models.CharField(max_length=16, unique=True)
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.CREATION)
+    # For 第118条: the register line of the created information; `call` is then that information's call (it
+    # names the municipality and the fee table).
+    source_entry = models.ForeignKey(
+        "RegisterEntry", on_delete=models.PROTECT, null=True, blank=True, related_name="use_proposals"
+    )
     call = models.ForeignKey(ProposalCall, on_delete=models.PROTECT, related_name="proposals")
     file = models.ForeignKey(PersonalInfoFile, on_delete=models.PROTECT, related_name="proposals")
     business = models.ForeignKey(Business, on_delete=models.PROTECT, related_name="privacy_proposals")
@@ -113,7 +154,12 @@ class Proposal(models.Model):
 
 
 class Contract(models.Model):
-    """利用契約 (法第115条) and the fee (法第119条), integer yen."""
+    """利用契約 (法第115条) and the fee (法第119条), integer yen; its cancellation (契約の解除, 法第120条)."""
+
+    class Ground(models.TextChoices):
+        DECEIT = "deceit", _("concluded by deceit or other wrongful means (Article 120 (1))")
+        DISQUALIFIED = "disqualified", _("became subject to a ground for disqualification (Article 120 (2))")
+        BREACH = "breach", _("serious breach of the contract (Article 120 (3))")
 
     proposal = models.OneToOneField(Proposal, on_delete=models.PROTECT, related_name="contract")
     hours = models.PositiveIntegerField(_("hours of work"))
@@ -122,6 +168,10 @@ class Contract(models.Model):
     fee_breakdown = models.JSONField(default=dict)
     contract_date = models.DateField(_("contract date"))
     paid_on = models.DateField(_("fee paid on"), null=True, blank=True)
+    cancelled_on = models.DateField(_("cancelled on"), null=True, blank=True)
+    cancellation_ground = models.CharField(_("ground of the cancellation"), max_length=12,
+                                           choices=Ground.choices, blank=True)  # fmt: skip
+    cancellation_reason = models.TextField(_("reason for the cancellation"), blank=True)
 
     def __str__(self) -> str:
         return f"contract {self.proposal_id}: {self.fee} yen"

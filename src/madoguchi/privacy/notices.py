@@ -1,4 +1,5 @@
-"""The notice of the review's result (法第114条) as a PDF: 提案審査結果通知書."""
+"""The notice of the review's result (法第114条; for a proposal to use information already created, 第118条第2項
+applying 第114条) as a PDF: 提案審査結果通知書."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import io
 from madoguchi.core.documents import GOTHIC, MINCHO, register_japanese_fonts
 from madoguchi.core.wareki import format_wareki
 from madoguchi.privacy.models import Proposal
-from madoguchi.privacy.services import REVIEW_CHECKS
+from madoguchi.privacy.services import review_checks
 
 
 def notice_pdf(proposal: Proposal) -> bytes:
@@ -19,7 +20,10 @@ def notice_pdf(proposal: Proposal) -> bytes:
 
     register_japanese_fonts()
     accepted = proposal.status != Proposal.Status.REJECTED
-    title = "行政機関等匿名加工情報の利用に関する提案の審査結果通知書"
+    existing = proposal.kind == Proposal.Kind.EXISTING
+    title = ("作成された行政機関等匿名加工情報の利用に関する提案の審査結果通知書" if existing
+             else "行政機関等匿名加工情報の利用に関する提案の審査結果通知書")  # fmt: skip
+    article = "第118条第2項において準用する同法第114条" if existing else "第114条"
     out = io.BytesIO()
     pdf = canvas.Canvas(out, pagesize=A4)
     pdf.setTitle(f"{title} {proposal.reference}")
@@ -42,16 +46,18 @@ def notice_pdf(proposal: Proposal) -> bytes:
     pdf.drawString(left, y, f"あなたから提出のあった「{proposal.file.name}」に係る提案について、審査の結果、")
     y -= 6 * mm
     result = "次の基準に適合すると認めたので" if accepted else "次の理由により基準に適合しないと認めたので"
-    pdf.drawString(left, y, f"{result}、個人情報の保護に関する法律第114条の規定により通知します。")
+    pdf.drawString(left, y, f"{result}、個人情報の保護に関する法律{article}の規定により通知します。")
     y -= 12 * mm
     if accepted:
-        for _key, label in REVIEW_CHECKS:
+        for _key, label in review_checks(proposal):
             pdf.drawString(left, y, f"・{label[:60]}")
             y -= 6 * mm
         y -= 4 * mm
         for line in (
             "（今後の手続）",
-            "・この通知の後、利用に関する契約を締結し、手数料を納付してください（法第115条、第119条）。",
+            "・この通知の後、利用に関する契約を締結し、手数料を納付してください（法第115条、第119条）。"
+            if not existing
+            else "・この通知の後、利用に関する契約を締結し、手数料を納付してください（法第118条第2項・第115条、第119条）。",
             "・提供を受けた匿名加工情報について、本人を識別するための照合をしてはなりません（法第121条）。",
         ):
             pdf.drawString(left, y, line)

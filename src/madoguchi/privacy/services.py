@@ -9,6 +9,11 @@ stream). The creation job is the exception that proves the rule: the engine runs
 `contract_conclude` (fee from the call's table) → `fee_paid` → 作成 `creation_job_queue` + task
 `privacy.create_anonymized` (`creation_job_run`) → 提供 `provision_issue` / `provision_download` → the
 匿名加工情報ファイル簿 (`RegisterEntry`, written when the job is done and when first downloaded).
+
+Also: the 個人情報ファイル and its uploaded data and hierarchies (`file_register`, `file_upload_data`,
+`file_set_hierarchy_upload` / `_rule`); proposals to use information already created (法第118条,
+`proposal_submit_existing`: same review, contract and fee, no creation job); 契約の解除 (法第120条,
+`contract_cancel`).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from django.utils.translation import gettext as _
 from madoguchi.core import audit
 from madoguchi.privacy import deadlines
 from madoguchi.privacy.models import (
+    ITEM_ROLES,
     Contract,
     CreationJob,
     DataSubjectRequest,
@@ -69,6 +75,19 @@ REVIEW_CHECKS = [
     ("processing_standard", "加工の方法が基準（施行規則第62条）に適合する"),
 ]  # fmt: skip
 CHECK_KEYS = [f"disq_{k}" for k, _label in DISQUALIFICATIONS] + [k for k, _label in REVIEW_CHECKS]
+# 第118条第2項 applies 第114条第1項 only in its 第1号 and 第4号–第7号: for a proposal to use information
+# already created, the number of persons and the processing method are not reviewed again.
+EXISTING_REVIEW_KEYS = ("purpose_benefit", "period_appropriate", "safeguards_adequate")
+
+
+def review_checks(proposal: Proposal) -> list[tuple[str, str]]:
+    if proposal.kind == Proposal.Kind.EXISTING:
+        return [(k, label) for k, label in REVIEW_CHECKS if k in EXISTING_REVIEW_KEYS]
+    return list(REVIEW_CHECKS)
+
+
+def check_keys(proposal: Proposal) -> list[str]:
+    return [f"disq_{k}" for k, _label in DISQUALIFICATIONS] + [k for k, _label in review_checks(proposal)]
 
 
 class PrivacyError(Exception):
@@ -113,15 +132,49 @@ def _output_dir() -> Path:
     return path
 
 
+def _check_items(items: list[dict]) -> list[dict]:
+    """Items as stored: unique non-empty names, a known role each (see models.ITEM_ROLES)."""
+    roles = {r for r, _label in ITEM_ROLES}
+    clean, seen = [], set()
+    for item in items:
+        name = str(item.get("name", "")).strip()
+        role = str(item.get("role", "")).strip()
+        if not name:
+            raise PrivacyError("items", _("Every item needs a column name."))
+        if name in seen:
+            raise PrivacyError("items", _("The item %(name)s appears twice.") % {"name": name})
+        if role not in roles:
+            raise PrivacyError("items", _("The item %(name)s has an unknown role %(role)s.")
+                               % {"name": name, "role": role})  # fmt: skip
+        seen.add(name)
+        clean.append({"name": name, "role": role, "label": str(item.get("label", "")).strip() or name})
+    if not clean:
+        raise PrivacyError("items", _("Declare at least one item."))
+    return clean
+
+
+def _check_tenant_path(municipality, relative: str) -> None:
+    """An uploaded file is only ever used by the body that uploaded it."""
+    parts = Path(relative).parts
+    if parts[:1] == (UPLOAD_DIR,) and parts[1:2] != (municipality.code,):
+        raise PrivacyError("path", _("The data file %(path)s was not found.") % {"path": relative})
+
+
 def file_register(
-    *, municipality, actor, name: str, purpose: str, items: list[dict], source_path: str, separator: str = ",",
-    hierarchies_path: str = "", open_to_proposals: bool = False,
+    *, municipality, actor, name: str, purpose: str, items: list[dict], source_path: str = "", separator: str = ",",
+    hierarchies_path: str = "", open_to_proposals: bool = False, record_count: int = 0,
 ) -> PersonalInfoFile:  # fmt: skip
-    source = resolve_data_path(source_path)
+    """Register a 個人情報ファイル. The data are uploaded afterwards (`file_upload_data`), or, for the demo and
+    the command line, `source_path` names a file already in a data root."""
+    items = _check_items(items)
+    records = record_count
+    if source_path:
+        _check_tenant_path(municipality, source_path)
+        source = resolve_data_path(source_path)
+        with source.open("rb") as fh:
+            records = max(sum(1 for _line in fh) - 1, 0)
     if hierarchies_path:
         resolve_data_path(hierarchies_path)
-    with source.open("rb") as fh:
-        records = max(sum(1 for _line in fh) - 1, 0)
     with transaction.atomic():
         found = PersonalInfoFile.objects.create(
             municipality=municipality, name=name, purpose=purpose, items=items, record_count=records,
@@ -129,8 +182,43 @@ def file_register(
             open_to_proposals=open_to_proposals,
         )  # fmt: skip
         audit.record(actor=actor, action="privacy.file_registered", target=found, municipality=municipality,
-                     details={"name": name, "records": records})  # fmt: skip
+                     details={"name": name, "records": records, "items": items})  # fmt: skip
     return found
+
+
+def _locked_file(file: PersonalInfoFile) -> PersonalInfoFile:
+    return PersonalInfoFile.objects.select_for_update().select_related("municipality").get(pk=file.pk)
+
+
+def file_update(*, file: PersonalInfoFile, actor, name: str, purpose: str, items: list[dict],
+                record_count: int | None = None, open_to_proposals: bool | None = None) -> PersonalInfoFile:  # fmt: skip
+    """Change what the register says about a file. With data uploaded, the items must still match its header
+    (upload the data again to change the columns)."""
+    items = _check_items(items)
+    with transaction.atomic():
+        file = _locked_file(file)
+        if file.source_path and sorted(i["name"] for i in items) != sorted(file.item_names):
+            raise PrivacyError("items", _("The items must match the columns of the uploaded data: %(columns)s.")
+                               % {"columns": "、".join(file.item_names)})  # fmt: skip
+        before = {"name": file.name, "purpose": file.purpose, "items": file.items, "record_count": file.record_count,
+                  "open_to_proposals": file.open_to_proposals}  # fmt: skip
+        file.name, file.purpose, file.items = name, purpose, items
+        if record_count is not None and not file.source_path:
+            file.record_count = record_count
+        if open_to_proposals is not None:
+            file.open_to_proposals = open_to_proposals
+        # A column that is no longer a quasi-identifier or sensitive keeps no hierarchy.
+        wanted = set(file.names_with_role("quasi_identifier", "sensitive"))
+        dropped = {c: h for c, h in file.hierarchies.items() if c not in wanted}
+        file.hierarchies = {c: h for c, h in file.hierarchies.items() if c in wanted}
+        file.save()
+        after = {"name": file.name, "purpose": file.purpose, "items": file.items, "record_count": file.record_count,
+                 "open_to_proposals": file.open_to_proposals}  # fmt: skip
+        changed = {k: after[k] for k in after if after[k] != before[k]}
+        audit.record(actor=actor, action="privacy.file_updated", target=file, municipality=file.municipality,
+                     details={"changed": changed, "hierarchies_dropped": sorted(dropped)})  # fmt: skip
+    _remove_uploads(file, [h.get("path", "") for h in dropped.values() if h.get("kind") == "file"])
+    return file
 
 
 def file_set_open(*, file: PersonalInfoFile, actor, open_to_proposals: bool) -> PersonalInfoFile:
@@ -139,6 +227,289 @@ def file_set_open(*, file: PersonalInfoFile, actor, open_to_proposals: bool) -> 
         file.open_to_proposals = open_to_proposals
         audit.record(actor=actor, action="privacy.file_opened" if open_to_proposals else "privacy.file_closed",
                      target=file, municipality=file.municipality)  # fmt: skip
+    return file
+
+
+# --- Uploads: the file's data and its hierarchies ------------------------------------------------------------------
+UPLOAD_DIR = "uploads"
+ENCODINGS = {"utf-8": "utf-8-sig", "cp932": "cp932"}  # what staff choose → the codec used
+SEPARATORS = [",", ";", "\t", "|"]
+
+
+class UploadError(PrivacyError):
+    """A refused upload: `field` is the form field the message belongs on."""
+
+    def __init__(self, message: str, *, field: str = "data"):
+        super().__init__("upload", message)
+        self.field = field
+
+
+def upload_max_bytes() -> int:
+    return int(getattr(settings, "PRIVACY_UPLOAD_MAX_BYTES", 50 * 1024 * 1024))
+
+
+def _decode(data: bytes, encoding: str) -> tuple[str, str]:
+    """(text, encoding name) or UploadError naming the first line that is not valid in the encoding.
+    `auto` tries UTF-8 (with or without a BOM), then Shift_JIS (cp932)."""
+    if encoding not in ("auto", *ENCODINGS):
+        raise UploadError(_("Unknown encoding."), field="encoding")
+    tried = ["utf-8", "cp932"] if encoding == "auto" else [encoding]
+    for name in tried:
+        try:
+            return data.decode(ENCODINGS[name]), name
+        except UnicodeDecodeError:
+            continue
+    # Report the first bad line in the encoding the user chose (auto: UTF-8, the most likely intention).
+    name = tried[0]
+    for number, line in enumerate(data.split(b"\n"), start=1):
+        try:
+            line.decode(ENCODINGS[name])
+        except UnicodeDecodeError:
+            label = "UTF-8" if name == "utf-8" else "Shift_JIS (cp932)"
+            raise UploadError(_("Line %(line)s cannot be read as %(encoding)s. Save the file as UTF-8 or "
+                                "Shift_JIS, or choose its encoding.") % {"line": number, "encoding": label},
+                              field="encoding" if encoding != "auto" else "data") from None  # fmt: skip
+    raise UploadError(_("The file cannot be read as text."))  # pragma: no cover (a split line always fails)
+
+
+def _detect_separator(header: str, separator: str) -> str:
+    if separator != "auto":
+        if separator not in SEPARATORS:
+            raise UploadError(_("Unknown separator."), field="separator")
+        return separator
+    counts = {sep: header.count(sep) for sep in SEPARATORS}
+    best = max(counts, key=lambda sep: counts[sep])
+    if counts[best] == 0:
+        raise UploadError(
+            _("No separator was found in the header line; choose the separator."), field="separator"
+        )
+    return best
+
+
+def parse_upload(data: bytes, *, items: list[str], encoding: str = "auto", separator: str = "auto",
+                 max_bytes: int | None = None, record_count: int = 0) -> dict:  # fmt: skip
+    """Validate an uploaded CSV against the declared items. Returns {"text", "encoding", "separator", "rows"};
+    raises UploadError (Japanese when the language is Japanese) with the line that is wrong."""
+    import csv
+    import io
+
+    limit = upload_max_bytes() if max_bytes is None else max_bytes
+    if len(data) > limit:
+        raise UploadError(_("The file is larger than %(limit)s MB.") % {"limit": f"{limit / 1024 / 1024:g}"})
+    if not data.strip():
+        raise UploadError(_("The file is empty."))
+    text, used = _decode(data, encoding)
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    header_line = text.split("\n", 1)[0].rstrip("\r")
+    sep = _detect_separator(header_line, separator)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
+    try:
+        header = [h.strip() for h in next(reader)]
+    except StopIteration:  # pragma: no cover (data.strip() was not empty)
+        raise UploadError(_("The file is empty.")) from None
+    missing = [i for i in items if i not in header]
+    extra = [h for h in header if h not in items]
+    if missing or extra or len(set(header)) != len(header):
+        raise UploadError(_("Line 1 (header) does not match the declared items. Missing: %(missing)s. "
+                            "Not declared: %(extra)s.") % {"missing": "、".join(missing) or "—",
+                                                           "extra": "、".join(extra) or "—"})  # fmt: skip
+    rows = 0
+    line = 2
+    try:
+        for row in reader:
+            if not row or (len(row) == 1 and not row[0].strip()):
+                line = reader.line_num + 1
+                continue
+            if len(row) != len(header):
+                raise UploadError(_("Line %(line)s has %(found)s fields; the header has %(expected)s.")
+                                  % {"line": line, "found": len(row), "expected": len(header)})  # fmt: skip
+            rows += 1
+            line = reader.line_num + 1
+    except csv.Error as exc:
+        raise UploadError(
+            _("Line %(line)s is not valid CSV (%(error)s).") % {"line": line, "error": exc}
+        ) from None
+    if rows == 0:
+        raise UploadError(_("The file has a header but no records."))
+    if record_count and rows != record_count:
+        raise UploadError(_("The file has %(rows)s records; %(declared)s were declared. Correct the declared "
+                            "number of records or the file.") % {"rows": rows, "declared": record_count})  # fmt: skip
+    return {"text": text, "encoding": used, "separator": sep, "rows": rows}
+
+
+def _upload_dir(municipality) -> Path:
+    path = privacy_dir() / UPLOAD_DIR / municipality.code
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return path
+
+
+def _write_upload(municipality, stem: str, text: str) -> tuple[str, str]:
+    """Write UTF-8 text atomically under uploads/<code>/ (mode 0600); (relative path, SHA-256)."""
+    folder = _upload_dir(municipality)
+    body = text.encode("utf-8")
+    name = f"{stem}-{secrets.token_hex(8)}.csv"
+    fd, tmp = tempfile.mkstemp(prefix=".upload-", dir=folder)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(body)
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, folder / name)
+    return f"{UPLOAD_DIR}/{municipality.code}/{name}", hashlib.sha256(body).hexdigest()
+
+
+def _remove_uploads(file: PersonalInfoFile, relatives: list[str]) -> None:
+    """Delete replaced uploads of this body (never a bundled file or another body's)."""
+    root = (privacy_dir() / UPLOAD_DIR / file.municipality.code).resolve()
+    for relative in relatives:
+        if not relative or Path(relative).parts[:2] != (UPLOAD_DIR, file.municipality.code):
+            continue
+        path = (privacy_dir() / relative).resolve()
+        if path.is_relative_to(root):
+            path.unlink(missing_ok=True)
+
+
+def file_upload_data(*, file: PersonalInfoFile, actor, data: bytes, filename: str = "", encoding: str = "auto",
+                     separator: str = "auto") -> PersonalInfoFile:  # fmt: skip
+    """Validate and store the data of a file as the input of its later creation jobs (UTF-8, the detected or
+    chosen separator). Replaces earlier data; the audit record keeps both SHA-256s."""
+    parsed = parse_upload(data, items=file.item_names, encoding=encoding, separator=separator,
+                          record_count=file.record_count if file.source_path == "" else 0)  # fmt: skip
+    relative, digest = _write_upload(file.municipality, f"file-{file.pk}", parsed["text"])
+    try:
+        with transaction.atomic():
+            file = _locked_file(file)
+            previous, previous_sha = file.source_path, file.data_sha256
+            file.source_path = relative
+            file.separator = parsed["separator"]
+            file.data_encoding = parsed["encoding"]
+            file.data_sha256 = digest
+            file.data_uploaded_at = timezone.now()
+            file.record_count = parsed["rows"]
+            file.save()
+            audit.record(actor=actor, action="privacy.file_data_uploaded", target=file,
+                         municipality=file.municipality,
+                         details={"name": file.name, "original_name": filename[:200], "rows": parsed["rows"],
+                                  "encoding": parsed["encoding"], "separator": parsed["separator"],
+                                  "sha256": digest, "replaced_sha256": previous_sha})  # fmt: skip
+    except BaseException:
+        _remove_uploads(file, [relative])
+        raise
+    _remove_uploads(file, [previous])
+    return file
+
+
+def _column_values(file: PersonalInfoFile, column: str):
+    import polars as pl
+
+    if not file.source_path:
+        return None
+    table = pl.read_csv(resolve_data_path(file.source_path), separator=file.separator, infer_schema=False,
+                        columns=[column])  # fmt: skip
+    return table[column]
+
+
+HIERARCHY_RULES = ("interval", "date", "prefix")
+
+
+def build_rule_hierarchy(kind: str, params: list, values, *, column: str):
+    """The engine's rule for `kind` over `values` (HierarchyError for bad parameters)."""
+    from madoguchi.privacy.engine import date_hierarchy, interval_hierarchy, prefix_hierarchy
+
+    source = f"{column} ({kind})"
+    if kind == "interval":
+        return interval_hierarchy(values, widths=[float(p) for p in params], source=source)
+    if kind == "date":
+        return date_hierarchy(values, steps=[str(p) for p in params], source=source)
+    if kind == "prefix":
+        return prefix_hierarchy(values, keep=[int(p) for p in params], source=source)
+    raise PrivacyError("rule", _("Unknown hierarchy rule."))
+
+
+def _check_hierarchy_column(file: PersonalInfoFile, column: str) -> None:
+    if column not in file.names_with_role("quasi_identifier", "sensitive"):
+        raise UploadError(_("Choose a quasi-identifier or sensitive item."), field="column")
+
+
+def file_set_hierarchy_upload(*, file: PersonalInfoFile, actor, column: str, data: bytes, filename: str = "",
+                              encoding: str = "auto", separator: str = ";") -> PersonalInfoFile:  # fmt: skip
+    """Store an uploaded `value;level1;…;*` hierarchy for a column once the engine has validated it
+    (`load_hierarchy_csv`: its error names the wrong line) and, when data are uploaded, covers their values."""
+    from madoguchi.privacy.engine import HierarchyError, load_hierarchy_csv
+
+    _check_hierarchy_column(file, column)
+    if len(data) > upload_max_bytes():
+        raise UploadError(
+            _("The file is larger than %(limit)s MB.") % {"limit": f"{upload_max_bytes() / 1024 / 1024:g}"}
+        )
+    if separator not in SEPARATORS:
+        raise UploadError(_("Unknown separator."), field="separator")
+    text, _used = _decode(data, encoding)
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    index = file.item_names.index(column)
+    relative, digest = _write_upload(file.municipality, f"file-{file.pk}-hierarchy-{index}", text)
+    try:
+        try:
+            hierarchy = load_hierarchy_csv(privacy_dir() / relative, sep=separator)
+            values = _column_values(file, column)
+            if values is not None:
+                _covers(hierarchy, values, column=column)
+        except HierarchyError as exc:
+            raise UploadError(str(exc).replace(Path(relative).name, filename or column)) from None
+        with transaction.atomic():
+            file = _locked_file(file)
+            previous = file.hierarchies.get(column, {})
+            file.hierarchies = {**file.hierarchies, column: {"kind": "file", "path": relative, "sep": separator,
+                                                             "name": filename[:200], "sha256": digest}}  # fmt: skip
+            file.save(update_fields=["hierarchies"])
+            audit.record(actor=actor, action="privacy.file_hierarchy_set", target=file, municipality=file.municipality,
+                         details={"column": column, "kind": "file", "original_name": filename[:200],
+                                  "sha256": digest, "levels": len(hierarchy.rows[0])})  # fmt: skip
+    except BaseException:
+        _remove_uploads(file, [relative])
+        raise
+    if previous.get("kind") == "file":
+        _remove_uploads(file, [previous.get("path", "")])
+    return file
+
+
+def _covers(hierarchy, values, *, column: str) -> None:
+    from madoguchi.privacy.engine import HierarchyError
+
+    leaves = {row[0] for row in hierarchy.rows}
+    for number, value in enumerate(values.to_list(), start=2):
+        if ("" if value is None else value) not in leaves:
+            raise HierarchyError(f"データの値「{value}」が階層にありません", f"the data value {value!r} is not in "
+                                 "the hierarchy", source=f"{column}（データ）", line=number)  # fmt: skip
+
+
+def file_set_hierarchy_rule(
+    *, file: PersonalInfoFile, actor, column: str, kind: str, params: list
+) -> PersonalInfoFile:
+    """Choose a rule (numeric intervals, date truncation, prefix masking) as the column's hierarchy; checked
+    against the uploaded data when there are any."""
+    from madoguchi.privacy.engine import HierarchyError
+
+    _check_hierarchy_column(file, column)
+    if kind not in HIERARCHY_RULES:
+        raise UploadError(_("Unknown hierarchy rule."), field="kind")
+    values = _column_values(file, column)
+    try:
+        build_rule_hierarchy(kind, params, values if values is not None else [], column=column)
+    except HierarchyError as exc:
+        raise UploadError(str(exc), field="parameters") from None
+    except ValueError:
+        raise UploadError(_("Write the parameters as numbers separated by commas (for example 5,10,20)."),
+                          field="parameters") from None  # fmt: skip
+    with transaction.atomic():
+        file = _locked_file(file)
+        previous = file.hierarchies.get(column, {})
+        file.hierarchies = {**file.hierarchies, column: {"kind": kind, "params": list(params)}}
+        file.save(update_fields=["hierarchies"])
+        audit.record(actor=actor, action="privacy.file_hierarchy_set", target=file, municipality=file.municipality,
+                     details={"column": column, "kind": kind, "params": list(params)})  # fmt: skip
+    if previous.get("kind") == "file":
+        _remove_uploads(file, [previous.get("path", "")])
     return file
 
 
@@ -212,6 +583,39 @@ def proposal_submit(
     return proposal
 
 
+def existing_entries(municipality):
+    """Register lines whose created information can be proposed for use (法第118条): a finished creation
+    job exists and the proposal it was made for was not cancelled."""
+    return (
+        RegisterEntry.objects.filter(municipality=municipality, proposal__jobs__status=CreationJob.Status.DONE)
+        .exclude(proposal__status=S.CANCELLED).select_related("proposal__call", "proposal__file").distinct()
+    )  # fmt: skip
+
+
+def proposal_submit_existing(
+    *, entry: RegisterEntry, account, purpose: str, safeguards: str, period_months: int,
+    declarations: dict[str, bool],
+) -> Proposal:  # fmt: skip
+    """A proposal to use anonymized information already created (法第118条第1項): no items or processing
+    method to choose; reviewed, contracted and charged like a 第112条 proposal (第118条第2項)."""
+    if account is None:
+        raise PrivacyError("sign_in", _("Sign in with GビズID to make a proposal."))
+    if not existing_entries(entry.municipality).filter(pk=entry.pk).exists():
+        raise PrivacyError("entry", _("This anonymized information cannot be proposed for use."))
+    source = entry.proposal
+    declared = {k: bool(declarations.get(k)) for k, _label in DISQUALIFICATIONS}
+    with transaction.atomic():
+        proposal = Proposal.objects.create(
+            reference=_reference("PV"), kind=Proposal.Kind.EXISTING, source_entry=entry, call=source.call,
+            file=source.file, business=account.business, user=account.user, purpose=purpose,
+            items_wanted=list(entry.items), processing_method="", safeguards=safeguards,
+            period_months=period_months, declarations=declared,
+        )  # fmt: skip
+        _record(proposal, "proposal_submitted", account.user, kind="existing", entry=entry.pk,
+                source=source.reference)  # fmt: skip
+    return proposal
+
+
 def may_act_for(proposal: Proposal, user) -> bool:
     """The person who proposed, or another GビズID プライム/メンバー account of the same business."""
     from madoguchi.identity.models import BusinessAccount
@@ -256,24 +660,44 @@ def proposal_checklist_save(
         proposal = _locked(proposal)
         _require(proposal, S.SUBMITTED, S.IN_REVIEW)
         proposal.status = S.IN_REVIEW
-        proposal.checklist = {k: bool(checklist.get(k)) for k in CHECK_KEYS}
+        proposal.checklist = {k: bool(checklist.get(k)) for k in check_keys(proposal)}
         proposal.review_note = note[:5000]
         proposal.save(update_fields=["status", "checklist", "review_note"])
         _record(proposal, "checklist_saved", actor, checklist=proposal.checklist)
     return proposal
 
 
+CANCELLATION_BAR_DAYS = 730  # 法第113条: 契約を解除され、その解除の日から起算して2年を経過しない者
+
+
+def recent_cancellation(proposal: Proposal, today: date | None = None) -> Contract | None:
+    """A contract of the same business cancelled (法第120条) by this body less than two years ago. Only this
+    body's own contracts are looked at: other bodies' cancellations are theirs to share."""
+    today = today or timezone.localdate()
+    return (
+        Contract.objects.filter(
+            proposal__business_id=proposal.business_id, proposal__call__municipality_id=proposal.call.municipality_id,
+            cancelled_on__isnull=False, cancelled_on__gt=today - timedelta(days=CANCELLATION_BAR_DAYS),
+        ).exclude(proposal=proposal).order_by("-cancelled_on").first()
+    )  # fmt: skip
+
+
 def disqualification_problems(proposal: Proposal) -> list[str]:
-    """The 欠格事由 not cleared: declared by the business AND confirmed by staff."""
+    """The 欠格事由 not cleared: declared by the business AND confirmed by staff, and no cancellation of this
+    body's within two years."""
     problems = []
     for key, label in DISQUALIFICATIONS:
         if not proposal.declarations.get(key) or not proposal.checklist.get(f"disq_{key}"):
             problems.append(label)
+    cancelled = recent_cancellation(proposal)
+    if cancelled is not None:
+        problems.append(_("A contract of this business was cancelled on %(date)s (Article 120); two years have "
+                          "not passed (Article 113).") % {"date": cancelled.cancelled_on.isoformat()})  # fmt: skip
     return problems
 
 
 def review_problems(proposal: Proposal) -> list[str]:
-    return [label for key, label in REVIEW_CHECKS if not proposal.checklist.get(key)]
+    return [label for key, label in review_checks(proposal) if not proposal.checklist.get(key)]
 
 
 def proposal_accept(*, proposal: Proposal, actor) -> Proposal:
@@ -352,6 +776,56 @@ def fee_paid(*, proposal: Proposal, actor, paid_on: date | None = None) -> Propo
     return proposal
 
 
+CANCELLABLE = (S.CONTRACTED, S.FEE_PAID, S.CREATED, S.PROVIDED)
+
+
+def contract_cancel(*, proposal: Proposal, actor, ground: str, reason: str,
+                    cancelled_on: date | None = None) -> Contract:  # fmt: skip
+    """契約の解除 (法第120条): the body cancels when the contract was concluded by deceit (第1号), the user
+    became subject to a 欠格事由 of 第113条 (第2号), or seriously broke the contract (第3号). Every download link
+    of the proposal stops at once; the business is told by e-mail and on its page."""
+    if ground not in Contract.Ground.values:
+        raise PrivacyError("ground", _("Choose the ground of the cancellation (Article 120)."))
+    if not reason.strip():
+        raise PrivacyError("reason", _("Give the reason for the cancellation."))
+    with transaction.atomic():
+        proposal = _locked(proposal)
+        _require(proposal, *CANCELLABLE)
+        contract = Contract.objects.select_for_update().get(proposal=proposal)
+        contract.cancelled_on = cancelled_on or timezone.localdate()
+        contract.cancellation_ground = ground
+        contract.cancellation_reason = reason[:5000]
+        contract.save(update_fields=["cancelled_on", "cancellation_ground", "cancellation_reason"])
+        now = timezone.now()
+        stopped = Provision.objects.filter(proposal=proposal, expires_at__gt=now).update(expires_at=now)
+        proposal.status = S.CANCELLED
+        proposal.save(update_fields=["status"])
+        _record(proposal, "contract_cancelled", actor, ground=ground, on=contract.cancelled_on.isoformat(),
+                links_stopped=stopped)  # fmt: skip
+        transaction.on_commit(lambda: _mail_cancellation(proposal, contract))
+    return contract
+
+
+def _mail_cancellation(proposal: Proposal, contract: Contract) -> None:
+    from django.core.mail import send_mail
+
+    from madoguchi.identity.models import BusinessAccount
+
+    emails = sorted(set(BusinessAccount.objects.filter(business_id=proposal.business_id).exclude(email="")
+                        .values_list("email", flat=True)))  # fmt: skip
+    if not emails:
+        return
+    send_mail(
+        _("Your contract for anonymized information %(ref)s was cancelled") % {"ref": proposal.reference},
+        _("%(body)s cancelled the contract for proposal %(ref)s on %(date)s (Article 120): %(ground)s. "
+          "Stop using the information and delete it. Reason: %(reason)s")
+        % {"body": proposal.call.municipality.full_name, "ref": proposal.reference,
+           "date": contract.cancelled_on.isoformat(), "ground": contract.get_cancellation_ground_display(),
+           "reason": contract.cancellation_reason},
+        None, emails, fail_silently=True,
+    )  # fmt: skip
+
+
 # --- Creation ---------------------------------------------------------------------------------------------------
 def job_columns(proposal: Proposal) -> dict[str, str]:
     """The roles of the columns the job works on: the items wanted, with the file's roles."""
@@ -363,6 +837,11 @@ def creation_job_queue(*, proposal: Proposal, actor, k: int, l: float | None = N
                        suppression: float = 0.0, metric: str = "entropy") -> CreationJob:  # fmt: skip
     from madoguchi.privacy.engine import AnonymizationError, PrivacyModel
 
+    if proposal.kind == Proposal.Kind.EXISTING:
+        raise PrivacyError("existing", _("A proposal to use information already created (Article 118) needs no "
+                                         "creation job: provide the existing information."))  # fmt: skip
+    if not proposal.file.has_data:
+        raise PrivacyError("no_data", _("The data of the personal information file have not been uploaded."))
     columns = job_columns(proposal)
     qi = [c for c, role in columns.items() if role == "quasi_identifier"]
     sensitive = [c for c, role in columns.items() if role == "sensitive"]
@@ -380,7 +859,8 @@ def creation_job_queue(*, proposal: Proposal, actor, k: int, l: float | None = N
         if proposal.jobs.filter(status__in=[CreationJob.Status.QUEUED, CreationJob.Status.RUNNING]).exists():
             raise PrivacyError("busy", _("A creation job is already queued or running."))
         params = {"k": k, "l": l, "suppression": suppression, "metric": metric, "qi": qi, "sensitive": sensitive,
-                  "columns": columns}  # fmt: skip
+                  "columns": columns, "input": proposal.file.source_path,
+                  "input_sha256": proposal.file.data_sha256}  # fmt: skip
         job = CreationJob.objects.create(proposal=proposal, params=params)
         _record(proposal, "creation_queued", actor, job=job.pk, params=params)
     return job
@@ -406,13 +886,35 @@ def _run_engine(job: CreationJob) -> tuple:
 
     file = job.proposal.file
     params = job.params
-    source = resolve_data_path(file.source_path)
+    # The input is the registered file's data as they were when the job was queued.
+    source_path = params.get("input") or file.source_path
+    if not source_path:
+        raise PrivacyError("no_data", _("The data of the personal information file have not been uploaded."))
+    source = resolve_data_path(source_path)
+    if (
+        params.get("input_sha256")
+        and hashlib.sha256(source.read_bytes()).hexdigest() != params["input_sha256"]
+    ):
+        raise PrivacyError(
+            "changed", _("The data of the file changed after the job was queued; queue it again.")
+        )
     table = pl.read_csv(source, separator=file.separator, infer_schema=False, encoding="utf8")
     columns = params["columns"]
     table = table.select([c for c in table.columns if c in columns])
     hier_dir = resolve_data_path(file.hierarchies_path) if file.hierarchies_path else None
     hierarchies = {}
     for column in params["qi"] + params["sensitive"]:
+        spec = file.hierarchies.get(column)
+        if spec and spec.get("kind") == "file":
+            hierarchies[column] = load_hierarchy_csv(
+                resolve_data_path(spec["path"]), sep=spec.get("sep", ";")
+            )
+            continue
+        if spec and spec.get("kind") in HIERARCHY_RULES:
+            hierarchies[column] = build_rule_hierarchy(
+                spec["kind"], spec["params"], table[column], column=column
+            )
+            continue
         path = find_hierarchy(hier_dir, column) if hier_dir else None
         if path is None:
             if column in params["sensitive"]:
@@ -426,7 +928,8 @@ def _run_engine(job: CreationJob) -> tuple:
         row_offset=2,
     )  # fmt: skip
     report = result.report()
-    report["input"] = {"file": file.name, "rows": table.height, "columns": list(table.columns)}
+    report["input"] = {"file": file.name, "rows": table.height, "columns": list(table.columns),
+                       "sha256": params.get("input_sha256", "")}  # fmt: skip
     return result.table, report
 
 
@@ -500,8 +1003,13 @@ def provision_issue(*, proposal: Proposal, actor, days: int | None = None, max_d
         raise PrivacyError("limits", _("Choose 1–90 days and 1–10 downloads."))
     with transaction.atomic():
         proposal = _locked(proposal)
-        _require(proposal, S.CREATED, S.PROVIDED)
-        job = proposal.jobs.filter(status=CreationJob.Status.DONE).order_by("-finished_at").first()
+        if proposal.kind == Proposal.Kind.EXISTING:
+            # 法第118条: the information already created is provided once the fee is paid.
+            _require(proposal, S.FEE_PAID, S.PROVIDED)
+            job = source_job(proposal)
+        else:
+            _require(proposal, S.CREATED, S.PROVIDED)
+            job = proposal.jobs.filter(status=CreationJob.Status.DONE).order_by("-finished_at").first()
         if job is None:
             raise PrivacyError("no_job", _("Nothing has been created yet."))
         token = secrets.token_urlsafe(32)
@@ -514,6 +1022,14 @@ def provision_issue(*, proposal: Proposal, actor, days: int | None = None, max_d
     return provision, token
 
 
+def source_job(proposal: Proposal) -> CreationJob | None:
+    """The finished creation job whose table a 第118条 proposal receives."""
+    if proposal.source_entry_id is None:
+        return None
+    return (CreationJob.objects.filter(proposal_id=proposal.source_entry.proposal_id, status=CreationJob.Status.DONE)
+            .order_by("-finished_at").first())  # fmt: skip
+
+
 def provision_download(*, token: str, user) -> tuple[Provision, Path]:
     """Count one download (conditional UPDATE: never past the limit or the expiry) and record it."""
     provision = Provision.objects.select_related("proposal__call__municipality", "proposal__business", "job").filter(
@@ -522,21 +1038,27 @@ def provision_download(*, token: str, user) -> tuple[Provision, Path]:
         raise PrivacyError("not_found", _("This download link is not valid."))
     now = timezone.now()
     with transaction.atomic():
-        counted = Provision.objects.filter(
+        # The proposal row is locked first: a cancellation (contract_cancel locks it too) and a download never
+        # interleave.
+        proposal = _locked(provision.proposal)
+        error = None
+        if proposal.status == S.CANCELLED:
+            reason = "cancelled"
+            error = PrivacyError("cancelled", _("The contract for this information was cancelled; it can no "
+                                                "longer be downloaded."))  # fmt: skip
+        elif not Provision.objects.filter(
             pk=provision.pk, expires_at__gt=now, downloads__lt=F("max_downloads")
-        ).update(downloads=F("downloads") + 1)
-        if not counted:
+        ).update(downloads=F("downloads") + 1):
             expired = provision.expires_at <= now
-            _record(provision.proposal, "download_refused", user, provision=provision.pk,
-                    reason="expired" if expired else "used_up")  # fmt: skip
+            reason = "expired" if expired else "used_up"
             message = (_("This download link has expired.") if expired
                        else _("This download link has been used the maximum number of times."))  # fmt: skip
-            error = PrivacyError("expired" if expired else "used_up", message)
+            error = PrivacyError(reason, message)
+        if error is not None:
+            _record(proposal, "download_refused", user, provision=provision.pk, reason=reason)
         else:
-            error = None
             ProvisionDownload.objects.create(provision=provision, user=user)
-            proposal = _locked(provision.proposal)
-            if proposal.status == S.CREATED:
+            if proposal.status in (S.CREATED, S.FEE_PAID):
                 proposal.status = S.PROVIDED
                 proposal.save(update_fields=["status"])
             RegisterEntry.objects.filter(proposal=proposal, provided_on__isnull=True).update(

@@ -12,14 +12,18 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from madoguchi.core.documents import csv_bytes, spreadsheet_text
+from madoguchi.core.documents import csv_bytes, spreadsheet_text, xlsx_bytes
 from madoguchi.identity.decorators import municipality_staff_required
 from madoguchi.identity.models import StaffRole
 from madoguchi.identity.selectors import staff_access
 from madoguchi.privacy import selectors, services, tasks
 from madoguchi.privacy.forms import (
     CallForm,
+    CancelForm,
     ContractForm,
+    DataUploadForm,
+    FileForm,
+    HierarchyForm,
     JobForm,
     LeakForm,
     LeakUpdateForm,
@@ -29,7 +33,14 @@ from madoguchi.privacy.forms import (
     RequestForm,
     ReviewForm,
 )
-from madoguchi.privacy.models import CreationJob, DataSubjectRequest, LeakReport, Proposal
+from madoguchi.privacy.models import (
+    ITEM_ROLES,
+    CreationJob,
+    DataSubjectRequest,
+    LeakReport,
+    PersonalInfoFile,
+    Proposal,
+)
 from madoguchi.privacy.notices import notice_pdf
 
 R = StaffRole.Role
@@ -90,6 +101,106 @@ def files(request: HttpRequest, municipality_code: str) -> HttpResponse:
 
 
 @staff
+@require_http_methods(["GET", "POST"])
+def file_new(request: HttpRequest, municipality_code: str) -> HttpResponse:
+    form = FileForm(request.POST or None)
+    if request.method == "POST":
+        _require_writer(request)
+        if form.is_valid():
+            d = form.cleaned_data
+            try:
+                found = services.file_register(
+                    municipality=request.municipality, actor=request.user, name=d["name"], purpose=d["purpose"],
+                    items=d["items"], record_count=d["record_count"] or 0, open_to_proposals=d["open_to_proposals"],
+                )  # fmt: skip
+            except services.PrivacyError as exc:
+                form.add_error("items" if exc.code == "items" else None, exc.message)
+            else:
+                messages.success(request, _("The file was registered. Upload its data next."))
+                return redirect(_url(request, "file", found.pk))
+    return render(request, "privacy/staff/file_new.html", _context(request, form=form))
+
+
+def _hierarchy_columns(file: PersonalInfoFile) -> list[tuple[str, str]]:
+    return [(i["name"], f"{i.get('label') or i['name']} ({i['name']})") for i in file.items
+            if i.get("role") in ("quasi_identifier", "sensitive")]  # fmt: skip
+
+
+def _file_action(request: HttpRequest, file: PersonalInfoFile, action: str, forms_: dict) -> bool:
+    """Run one POSTed change of a file; True when done, False to show the forms with their errors."""
+    post, user = request.POST, request.user
+    if action == "update":
+        form = forms_["edit"] = FileForm(post)
+        if not form.is_valid():
+            return False
+        d = form.cleaned_data
+        try:
+            services.file_update(file=file, actor=user, name=d["name"], purpose=d["purpose"], items=d["items"],
+                                 record_count=d["record_count"], open_to_proposals=d["open_to_proposals"])  # fmt: skip
+        except services.PrivacyError as exc:
+            form.add_error("items" if exc.code == "items" else None, exc.message)
+            return False
+        messages.success(request, _("Saved."))
+    elif action == "upload":
+        form = forms_["upload"] = DataUploadForm(post, request.FILES)
+        if not form.is_valid():
+            return False
+        d = form.cleaned_data
+        try:
+            file = services.file_upload_data(file=file, actor=user, data=d["data"].read(), filename=d["data"].name,
+                                             encoding=d["encoding"], separator=d["separator"])  # fmt: skip
+        except services.UploadError as exc:
+            form.add_error(exc.field, exc.message)
+            return False
+        messages.success(
+            request, _("The data were checked and stored: %(rows)s records.") % {"rows": file.record_count}
+        )
+    elif action == "hierarchy":
+        form = forms_["hierarchy"] = HierarchyForm(post, request.FILES, columns=_hierarchy_columns(file))
+        if not form.is_valid():
+            return False
+        d = form.cleaned_data
+        try:
+            if d["kind"] == "file":
+                services.file_set_hierarchy_upload(file=file, actor=user, column=d["column"], data=d["data"].read(),
+                                                   filename=d["data"].name, encoding=d["encoding"],
+                                                   separator=d["separator"])  # fmt: skip
+            else:
+                services.file_set_hierarchy_rule(file=file, actor=user, column=d["column"], kind=d["kind"],
+                                                 params=d["params"])  # fmt: skip
+        except services.UploadError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            return False
+        messages.success(request, _("The hierarchy was saved."))
+    else:
+        raise Http404
+    return True
+
+
+@staff
+@require_http_methods(["GET", "POST"])
+def file(request: HttpRequest, municipality_code: str, pk: int) -> HttpResponse:
+    found = get_object_or_404(PersonalInfoFile, pk=pk, municipality=request.municipality)
+    forms_ = {}
+    if request.method == "POST":
+        _require_writer(request)
+        if _file_action(request, found, request.POST.get("action", ""), forms_):
+            return redirect(_url(request, "file", pk))
+        messages.error(request, _("Please check the values you entered."))
+    edit = forms_.get("edit") or FileForm(initial={
+        "name": found.name, "purpose": found.purpose, "items": FileForm.items_text(found.items),
+        "record_count": found.record_count, "open_to_proposals": found.open_to_proposals})  # fmt: skip
+    columns = _hierarchy_columns(found)
+    roles = dict(ITEM_ROLES)
+    items = [{**i, "role_label": roles.get(i.get("role"), i.get("role")), "hierarchy": found.hierarchies.get(i["name"])}
+             for i in found.items]  # fmt: skip
+    return render(request, "privacy/staff/file.html", _context(
+        request, file=found, items=items, edit_form=edit, upload_form=forms_.get("upload") or DataUploadForm(),
+        hierarchy_form=forms_.get("hierarchy") or (HierarchyForm(columns=columns) if columns else None),
+    ))  # fmt: skip
+
+
+@staff
 def calls(request: HttpRequest, municipality_code: str) -> HttpResponse:
     return render(
         request, "privacy/staff/calls.html", _context(request, calls=selectors.calls_of(request.municipality))
@@ -134,9 +245,9 @@ def _proposal_action(request: HttpRequest, proposal: Proposal, action: str):
     if action == "start_review":
         services.proposal_review_start(proposal=proposal, actor=user)
     elif action in ("checklist", "accept", "reject"):
-        form = ReviewForm(post)
+        form = ReviewForm(post, checks=services.review_checks(proposal))
         form.is_valid()
-        checklist = {k: form.cleaned_data.get(k, False) for k in services.CHECK_KEYS}
+        checklist = {k: form.cleaned_data.get(k, False) for k in services.check_keys(proposal)}
         note = form.cleaned_data.get("note", "")
         if action == "checklist" or (action == "accept" and proposal.status == Proposal.Status.IN_REVIEW):
             proposal = services.proposal_checklist_save(
@@ -178,6 +289,15 @@ def _proposal_action(request: HttpRequest, proposal: Proposal, action: str):
         request.session[NEW_LINK_SESSION_KEY] = request.build_absolute_uri(
             reverse("privacy:download", args=[token])
         )
+    elif action == "cancel":
+        form = CancelForm(post)
+        if not form.is_valid():
+            return None
+        d = form.cleaned_data
+        services.contract_cancel(proposal=proposal, actor=user, ground=d["ground"], reason=d["reason"],
+                                 cancelled_on=d["cancelled_on"])  # fmt: skip
+        messages.success(request, _("The contract was cancelled; the download links are stopped."))
+        return _url(request, "proposal", proposal.reference)
     else:
         raise Http404
     messages.success(request, _("Done."))
@@ -190,6 +310,7 @@ def proposal(request: HttpRequest, municipality_code: str, reference: str) -> Ht
     found = selectors.proposal_of(request.municipality, reference)
     if found is None:
         raise Http404
+    cancel_form = CancelForm()
     if request.method == "POST":
         _require_writer(request)
         try:
@@ -200,10 +321,16 @@ def proposal(request: HttpRequest, municipality_code: str, reference: str) -> Ht
         if target:
             return redirect(target)
         messages.error(request, _("Please check the values you entered."))
-    initial = {k: found.checklist.get(k, False) for k in services.CHECK_KEYS} | {"note": found.review_note}
+        if request.POST.get("action") == "cancel":
+            cancel_form = CancelForm(request.POST)
+    initial = {k: found.checklist.get(k, False) for k in services.check_keys(found)} | {
+        "note": found.review_note
+    }
     contract = getattr(found, "contract", None)
     return render(request, "privacy/staff/proposal.html", _context(
-        request, proposal=found, review=ReviewForm(initial=initial), contract_form=ContractForm(),
+        request, proposal=found, review=ReviewForm(initial=initial, checks=services.review_checks(found)),
+        cancel_form=cancel_form, cancellable=found.status in services.CANCELLABLE,
+        source_job=services.source_job(found), contract_form=ContractForm(),
         paid_form=PaidForm(), job_form=JobForm(), provision_form=ProvisionForm(), contract=contract,
         disqualifications=services.disqualification_problems(found), jobs=found.jobs.all(),
         provisions=found.provisions.all(), new_link=request.session.pop(NEW_LINK_SESSION_KEY, None),
@@ -245,19 +372,69 @@ def job_progress(request: HttpRequest, municipality_code: str, pk: int) -> JsonR
 
 
 REGISTER_HEADER = ["受付番号", "個人情報ファイルの名称", "項目", "加工の方法", "作成日", "提供先", "提供日"]
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _download(body: bytes, content_type: str, filename: str) -> HttpResponse:
+    response = HttpResponse(body, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def _register_rows(request: HttpRequest) -> list[list]:
+    return [[e.proposal.reference, spreadsheet_text(e.file_name), spreadsheet_text("・".join(e.items)),
+             spreadsheet_text(e.processing_method), e.created_on.isoformat(), spreadsheet_text(e.recipient),
+             e.provided_on.isoformat() if e.provided_on else ""]
+            for e in selectors.register_of(request.municipality).select_related("proposal")]  # fmt: skip
 
 
 @staff
 def register_csv(request: HttpRequest, municipality_code: str) -> HttpResponse:
-    rows = [[e.proposal.reference, spreadsheet_text(e.file_name), spreadsheet_text("・".join(e.items)),
-             spreadsheet_text(e.processing_method), e.created_on.isoformat(), spreadsheet_text(e.recipient),
-             e.provided_on.isoformat() if e.provided_on else ""]
-            for e in selectors.register_of(request.municipality).select_related("proposal")]  # fmt: skip
-    response = HttpResponse(csv_bytes(REGISTER_HEADER, rows), content_type="text/csv")
-    response["Content-Disposition"] = (
-        f'attachment; filename="anonymized-register-{request.municipality.code}.csv"'
-    )
-    return response
+    return _download(csv_bytes(REGISTER_HEADER, _register_rows(request)), "text/csv",
+                     f"anonymized-register-{request.municipality.code}.csv")  # fmt: skip
+
+
+PROPOSALS_HEADER = ["受付番号", "種別", "事業者", "法人番号", "個人情報ファイル", "求める項目", "利用期間（月）",
+                    "提出日時", "状況", "通知日", "契約日", "手数料（円）", "納付日", "解除日", "解除の理由"]  # fmt: skip
+
+
+def _proposal_rows(request: HttpRequest) -> list[list]:
+    rows = []
+    found = selectors.proposals_of(request.municipality, status=request.GET.get("status", "")).select_related(
+        "contract")  # fmt: skip
+    for p in found:
+        c = getattr(p, "contract", None)
+        rows.append([
+            p.reference, str(p.get_kind_display()), spreadsheet_text(p.business.name), p.business.corporate_number or "",
+            spreadsheet_text(p.file.name), spreadsheet_text("・".join(p.items_wanted)), p.period_months,
+            timezone.localtime(p.submitted_at).strftime("%Y-%m-%d %H:%M"), str(p.get_status_display()),
+            p.notified_on.isoformat() if p.notified_on else "", c.contract_date.isoformat() if c else "",
+            c.fee if c else "", c.paid_on.isoformat() if c and c.paid_on else "",
+            c.cancelled_on.isoformat() if c and c.cancelled_on else "",
+            str(c.get_cancellation_ground_display()) if c and c.cancellation_ground else "",
+        ])  # fmt: skip
+    return rows
+
+
+@staff
+def proposals_csv(request: HttpRequest, municipality_code: str) -> HttpResponse:
+    return _download(csv_bytes(PROPOSALS_HEADER, _proposal_rows(request)), "text/csv",
+                     f"anonymized-proposals-{request.municipality.code}.csv")  # fmt: skip
+
+
+EXPORTS = {
+    "proposals": ("提案一覧", PROPOSALS_HEADER, _proposal_rows, "anonymized-proposals"),
+    "register": ("匿名加工情報ファイル簿", REGISTER_HEADER, _register_rows, "anonymized-register"),
+}
+
+
+@staff
+def export_xlsx(request: HttpRequest, municipality_code: str, what: str) -> HttpResponse:
+    if what not in EXPORTS:
+        raise Http404
+    title, header, rows, stem = EXPORTS[what]
+    body = xlsx_bytes(title, header, rows(request), preface=[("団体", request.municipality.full_name)])
+    return _download(body, XLSX, f"{stem}-{request.municipality.code}.xlsx")
 
 
 @staff

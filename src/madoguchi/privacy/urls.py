@@ -16,4 +16,9 @@ urlpatterns = [
     path("<lgcode:municipality_code>/privacy/", views.calls, name="calls"),
     path("<lgcode:municipality_code>/privacy/register/", views.register, name="register"),
     path("<lgcode:municipality_code>/privacy/calls/<int:pk>/", views.propose, name="propose"),
+    path(
+        "<lgcode:municipality_code>/privacy/register/<int:pk>/propose/",
+        views.propose_existing,
+        name="propose_existing",
+    ),
 ]

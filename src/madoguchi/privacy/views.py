@@ -15,7 +15,7 @@ from django.views.decorators.http import require_http_methods
 
 from madoguchi.identity.models import BusinessAccount
 from madoguchi.privacy import selectors, services
-from madoguchi.privacy.forms import ProposalForm
+from madoguchi.privacy.forms import ExistingProposalForm, ProposalForm
 from madoguchi.privacy.models import Proposal, ProposalCall
 from madoguchi.privacy.notices import notice_pdf
 
@@ -43,7 +43,35 @@ def register(request: HttpRequest, municipality_code: str) -> HttpResponse:
     return render(request, "privacy/register.html", {
         "municipality": municipality, "files": selectors.files_of(municipality),
         "entries": selectors.register_of(municipality),
+        "proposable": set(services.existing_entries(municipality).values_list("pk", flat=True)),
     })  # fmt: skip
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def propose_existing(request: HttpRequest, municipality_code: str, pk: int) -> HttpResponse:
+    """A proposal to use anonymized information already created and in the register (法第118条)."""
+    entry = services.existing_entries(request.municipality).filter(pk=pk).first()
+    if entry is None:
+        raise Http404(_("This anonymized information cannot be proposed for use."))
+    account = _account(request)
+    if account is None:
+        return _sign_in(request)
+    form = ExistingProposalForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            proposal = services.proposal_submit_existing(
+                entry=entry, account=account, purpose=d["purpose"], safeguards=d["safeguards"],
+                period_months=d["period_months"], declarations=form.declarations(),
+            )  # fmt: skip
+        except services.PrivacyError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, _("Proposal %(ref)s was sent.") % {"ref": proposal.reference})
+            return redirect("privacy:mine_detail", reference=proposal.reference)
+    return render(request, "privacy/propose_existing.html",
+                  {"entry": entry, "form": form, "municipality": request.municipality})  # fmt: skip
 
 
 @never_cache

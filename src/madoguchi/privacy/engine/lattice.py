@@ -64,6 +64,12 @@ class Classes:
     hist: np.ndarray | None  # (n_classes, n_sensitive) int64, or None
     inverse: np.ndarray | None = None  # class of each source item, when asked for
     materialized: bool = True  # codes present, so it can be a roll-up source (see `group`)
+    # When the search tracks suppressed rows (see `RowSets`): the input rows in failing classes and the index
+    # of each one's class here, so that a node rolled up from this one can tell its own suppressed rows;
+    # computed on demand from `origin`, the source this snapshot was grouped from and the class here of each
+    # of the source's classes.
+    failing_rows: tuple[np.ndarray, np.ndarray] | None = None
+    origin: tuple[Classes, np.ndarray] | None = None
 
     def __len__(self) -> int:
         return int(self.counts.shape[0])
@@ -256,6 +262,12 @@ class NodeList:
     def any_below(self, levels: tuple[int, ...]) -> bool:
         return bool(self.used) and bool(self.below(levels).any())
 
+    def above(self, levels: tuple[int, ...]) -> np.ndarray:
+        """Mask over the stored nodes: which are ≥ `levels` in every quasi-identifier."""
+        if self.packed_ok:
+            return ((self.packed[: self.used] | self.guard) - self._pack(levels)) & self.guard == self.guard
+        return np.all(self.levels[: self.used] >= np.asarray(levels, dtype=np.int16), axis=1)
+
 
 class SnapshotCache:
     """Class snapshots of evaluated nodes, to roll the next node up from the smallest one below it.
@@ -310,14 +322,73 @@ class SnapshotCache:
             self.snaps, self.index, self.total = [], set(), 0
 
 
+class RowSets:
+    """Sets of input rows (as bitmaps) attached to nodes: the rows each evaluated, *satisfying* node
+    suppresses, for the lower bound of the optimal search.
+
+    Why it is a bound: with a monotone per-class test (k-anonymity, distinct ℓ-diversity), a row suppressed at
+    a node a is suppressed at every node n ≤ a (its class at n is a part of its class at a, and a part of a
+    failing class fails). So the rows n must suppress include the union of the rows suppressed by all nodes
+    above it; when that union exceeds the limit, n fails — although every node of the union satisfies.
+    """
+
+    def __init__(self, heights: tuple[int, ...], n_rows: int, capacity: int = 64) -> None:
+        self.nodes = NodeList(heights)
+        self.words = max((n_rows + 63) // 64, 1)
+        self.bits = np.zeros((capacity, self.words), dtype=np.uint64)
+        self.sizes = np.zeros(capacity, dtype=np.int64)
+
+    def add(self, levels: tuple[int, ...], rows: np.ndarray) -> None:
+        i = self.nodes.append(levels)
+        if i >= self.bits.shape[0]:
+            self.bits = np.concatenate([self.bits, np.zeros_like(self.bits)])
+            self.sizes = np.concatenate([self.sizes, np.zeros_like(self.sizes)])
+        self.sizes[i] = rows.shape[0]
+        flags = np.zeros(self.words * 64, dtype=bool)
+        flags[rows] = True
+        self.bits[i] = np.packbits(flags, bitorder="little").view(np.uint64)
+
+    def failing_meet(self, levels: tuple[int, ...], limit: int) -> tuple[int, ...] | None:
+        """A node ≥ `levels` that must suppress more than `limit` rows, or None if the sets do not show one.
+
+        Takes the sets stored at nodes ≥ `levels`, largest first, until their union holds more than `limit`
+        rows; every node below all of those nodes — in particular their meet, returned — suppresses that
+        union. The meet is often well above `levels`, so its down-set settles many nodes at once."""
+        if self.nodes.used < 2:
+            return None
+        above = self.nodes.above(levels).nonzero()[0]
+        sizes = self.sizes[above]
+        if above.shape[0] < 2 or int(sizes.sum()) <= limit:  # not even the sizes add up to more
+            return None
+        above = above[np.argsort(-sizes, kind="stable")]
+        union = np.bitwise_or.accumulate(self.bits[above], axis=0)
+        counts = np.bitwise_count(union).sum(axis=1, dtype=np.int64)
+        over = (counts > limit).nonzero()[0]
+        if over.shape[0] == 0:
+            return None
+        used = self.nodes.levels[above[: int(over[0]) + 1]]
+        return tuple(int(x) for x in used.min(axis=0))
+
+
 class LatticeMasks:
-    """Down-sets and up-sets of nodes as boolean masks over `lattice_nodes(heights)`: one comparison per
-    quasi-identifier on its contiguous level column (dimensions at their bound are skipped)."""
+    """Down-sets and up-sets of nodes over `lattice_nodes(heights)`. In that order an array over the nodes
+    reshapes (without a copy) to one axis per quasi-identifier, and a down-set or up-set is a box of it: `set_down`
+    and `set_up` write a value into the box with one slice assignment. `down` and `up` return boolean masks (one
+    comparison per quasi-identifier on its contiguous level column; dimensions at their bound are skipped)."""
 
     def __init__(self, nodes: np.ndarray, heights: tuple[int, ...]) -> None:
         self.n = nodes.shape[0]
         self.heights = heights
+        self.shape = tuple(h + 1 for h in heights)
         self.columns = [np.ascontiguousarray(nodes[:, q], dtype=np.int16) for q in range(len(heights))]
+
+    def set_down(self, flat: np.ndarray, levels: tuple[int, ...], value: int | bool) -> None:
+        """flat[every node ≤ levels] = value (`flat` a contiguous array over the nodes)."""
+        flat.reshape(self.shape)[tuple(slice(0, lv + 1) for lv in levels)] = value
+
+    def set_up(self, flat: np.ndarray, levels: tuple[int, ...], value: int | bool) -> None:
+        """flat[every node ≥ levels] = value."""
+        flat.reshape(self.shape)[tuple(slice(lv, None) for lv in levels)] = value
 
     def down(self, levels: tuple[int, ...]) -> np.ndarray:
         mask = np.ones(self.n, dtype=bool)

@@ -102,6 +102,7 @@ def test_optimal_search_equals_plain_search(case, metric):
     best = outcome(optimal_search, problem, evaluator, metric)
     assert best == outcome(plain_search, problem, evaluator, metric)
     assert best == outcome(optimal_search, problem, evaluator, metric, roll_up=False)
+    assert best == outcome(optimal_search, problem, evaluator, metric, row_bound=True)
 
 
 def brute_force(table, hierarchies, k, ell, suppression):
@@ -137,9 +138,9 @@ def test_optimal_search_equals_a_pure_python_brute_force(case, ell):
     table, hierarchies, s_hier, model = case
     model = PrivacyModel(k=model.k, l=ell, suppression=model.suppression)
     problem, evaluator = encode(table, hierarchies, s_hier, model)
-    assert outcome(optimal_search, problem, evaluator, "entropy") == brute_force(
-        table, hierarchies, model.k, ell, model.suppression
-    )
+    expected = brute_force(table, hierarchies, model.k, ell, model.suppression)
+    assert outcome(optimal_search, problem, evaluator, "entropy") == expected
+    assert outcome(optimal_search, problem, evaluator, "entropy", row_bound=True) == expected
 
 
 def hierarchical_emd(p, q, s_hier):

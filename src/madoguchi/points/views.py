@@ -25,8 +25,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from madoguchi.identity import card_simulator, desk, resident_services
-from madoguchi.identity.decorators import DESK_ROLES, municipality_staff_required
+from madoguchi.identity import card_simulator, decorators, desk, resident_services
 from madoguchi.points import selectors, services
 from madoguchi.points.forms import REFUNDS, ApplicationForm, ChildCardForm, ProviderUploadForm
 from madoguchi.points.models import Campaign
@@ -367,46 +366,7 @@ def provider_upload(request: HttpRequest) -> HttpResponse:
 
 
 # --- The municipal desk ------------------------------------------------------------------------------------
-def _refuse(request: HttpRequest, message: str, status: int = 403) -> HttpResponse:
-    return render(
-        request,
-        "points/desk/refused.html",
-        {"municipality": request.municipality, "message": message},
-        status=status,
-    )
-
-
-def desk_resident_required(view):
-    """A desk clerk (or municipal admin) of the URL's municipality, with an open desk session of THIS
-    municipality in which a resident has identified with their card. Anything else is refused with a reason."""
-
-    @wraps(view)
-    @municipality_staff_required(DESK_ROLES)
-    def wrapped(request: HttpRequest, municipality_code: str, *args, **kwargs):
-        desk = request.desk
-        if desk is None:
-            return _refuse(request, _("No desk session is open. Start one on the desk page, then ask the "
-                                      "resident to identify with their My Number Card."))  # fmt: skip
-        if desk.municipality_id != request.municipality.pk:
-            return _refuse(
-                request,
-                _("Your open desk session belongs to %(name)s, not to this municipality. Finish it there "
-                  "(“Next resident”) and start a desk session here.") % {"name": desk.municipality.full_name},
-            )  # fmt: skip
-        if desk.resident_id is None:
-            return _refuse(request, _("No resident is identified at this desk. Ask the resident to identify "
-                                      "with their My Number Card first."))  # fmt: skip
-        if request.method == "POST" and request.POST.get("desk_session") != str(desk.pk):
-            # The page was shown for another desk session (another resident): never act on it.
-            return _refuse(
-                request,
-                _("This page was shown during another desk session, so nothing was done. Check who is being "
-                  "served now and start again."),
-                status=409,
-            )  # fmt: skip
-        return view(request, municipality_code, *args, **kwargs)
-
-    return wrapped
+desk_resident_required = decorators.desk_resident_required("points/desk/refused.html")
 
 
 def _desk_context(request: HttpRequest, **extra) -> dict:

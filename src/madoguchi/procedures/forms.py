@@ -299,6 +299,26 @@ class SignForm(forms.Form):
         self.fields["card"].choices = [(c.key, c.label) for c in cards]
 
 
+class DeskSendForm(SignForm):
+    """At the desk: the resident's signature (as `SignForm`) and, with a fee, how it is settled."""
+
+    CASH = "cash"
+    LATER = "later"
+
+    def __init__(self, *args, fee_yen: int = 0, **kwargs):
+        super().__init__(*args, **kwargs)
+        if fee_yen:
+            self.fields["fee"] = forms.ChoiceField(
+                label=gettext_lazy("Fee of %(fee)s yen") % {"fee": f"{fee_yen:,}"},
+                choices=[
+                    (self.CASH, gettext_lazy("Paid in cash at the counter now (the clerk has received it)")),
+                    (self.LATER, gettext_lazy("Not paid now: the resident pays online later")),
+                ],
+                widget=forms.RadioSelect,
+                error_messages={"required": gettext_lazy("Choose how the fee is paid.")},
+            )
+
+
 class MessageForm(forms.Form):
     body = forms.CharField(
         label=gettext_lazy("Message"), max_length=5000, widget=forms.Textarea(attrs={"rows": 4})

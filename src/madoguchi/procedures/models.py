@@ -238,6 +238,15 @@ class Submission(models.Model):
     filing = models.ForeignKey(
         "BundleFiling", on_delete=models.PROTECT, null=True, blank=True, related_name="submissions"
     )
+    # Filed at the municipal desk (窓口モード) by a clerk for the resident identified in that desk session.
+    desk_session = models.ForeignKey(
+        "identity.DeskSession", on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        verbose_name=_("desk session"),
+    )  # fmt: skip
+    clerk = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        verbose_name=_("filed at the desk by (clerk)"),
+    )  # fmt: skip
     created_at = models.DateTimeField(auto_now_add=True)
     submitted_at = models.DateTimeField(_("submitted"), null=True, blank=True)
     fiscal_year = models.PositiveSmallIntegerField(_("fiscal year"), null=True, blank=True)
@@ -371,7 +380,8 @@ class Attachment(models.Model):
 
 
 class Payment(models.Model):
-    """A fee payment through the gateway (procedures.payments). One open-or-paid payment per submission."""
+    """A fee payment through the gateway (procedures.payments), or cash taken by a clerk at the desk (method
+    "cash", `received_by`). One open-or-paid payment per submission."""
 
     class Status(models.TextChoices):
         CREATED = "created", _("created")
@@ -379,8 +389,17 @@ class Payment(models.Model):
         FAILED = "failed", _("failed")
         CANCELLED = "cancelled", _("cancelled")
 
+    class Method(models.TextChoices):
+        GATEWAY = "gateway", _("online payment")
+        CASH = "cash", _("cash at the counter")
+
     submission = models.ForeignKey(Submission, on_delete=models.PROTECT, related_name="payments")
     reference = models.CharField(max_length=40, unique=True)  # our order id = the gateway's idempotency key
+    method = models.CharField(max_length=8, choices=Method.choices, default=Method.GATEWAY)
+    # For cash at the counter: the clerk who took it (the gateway's payments have none).
+    received_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     amount = models.PositiveIntegerField()
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.CREATED)
     gateway_id = models.CharField(max_length=64, unique=True, null=True, blank=True)

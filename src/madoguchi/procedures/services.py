@@ -3,7 +3,8 @@
 Catalogue: `catalogue_load` (national templates and bundles from data/), `procedure_adopt`, `procedure_create`,
 `procedure_update`, `procedure_set_status`.
 Forms: `form_draft_save` (also the JSON import), `form_publish`.
-Applying: `draft_save`, `submission_file` (signed or not; with a fee it waits for the payment),
+Applying: `draft_save`, `submission_file` (signed or not; with a fee it waits for the payment; at the municipal
+desk also `channel="counter"`, `desk_session`, `clerk`, `fee_paid_in_cash`),
 `payment_start`, `payment_settle` (the gateway's callback or the return page), `submission_record_offline`.
 Processing: `submission_transition`, `submission_resubmit`, `submission_message`, `submission_note`,
 `submission_assign`, `tally_set`. Retention: `retention_purge`.
@@ -466,11 +467,28 @@ def _mark_submitted(submission: Submission, now: datetime) -> None:
     submission.due_on = add_business_days(local, submission.procedure.processing_days)
 
 
-def _verify_signature(*, content: bytes, signature: bytes, applicant) -> Any:
-    from madoguchi.identity.models import Resident
+def document_signer(*, content: bytes, signature: bytes, applicant) -> Any:
+    """The signer of `content` (its verified certificate, with 基本4情報), refused if it is not `applicant`'s card
+    (as far as the platform knows the holder). Used at the desk to read the resident's 基本4情報."""
+    return _verify_signature(content=content, signature=signature, applicant=applicant, strict=True)
+
+
+def _verify_signature(*, content: bytes, signature: bytes, applicant, strict: bool = False) -> Any:
+    """`strict` (the desk, where the card may be someone else's): also refused when the signing certificate is
+    already known as another resident's, checked before the certificate is recorded for this resident."""
+    from madoguchi.identity.models import Resident, ResidentCertificate
     from madoguchi.identity.resident_services import document_signature_verify, holder_key
 
     resident = Resident.objects.filter(user=applicant).first() if applicant is not None else None
+    if strict and resident is not None:
+        probe = document_signature_verify(signature=signature, content=content)
+        known_elsewhere = (
+            ResidentCertificate.objects.filter(issuer=probe.issuer, serial=probe.serial)
+            .exclude(resident=resident)
+            .exists()
+        )
+        if known_elsewhere or (resident.holder_key and holder_key(probe.basic_info) != resident.holder_key):
+            raise ProcedureError("not_your_card", _("The signature was made with someone else's card."))
     verified = document_signature_verify(signature=signature, content=content, resident=resident)
     if (
         resident is not None
@@ -491,11 +509,30 @@ def submission_file(
     attachment_ids: list[int] | None = None,
     owner_key: str = "",
     filing: BundleFiling | None = None,
+    channel: str = Submission.Channel.ONLINE,
+    desk_session=None,
+    clerk=None,
+    fee_paid_in_cash: bool = False,
 ) -> Filed:
     """File an online application. Answers must come from `answers.clean` on this version (tokens, no My
     Number). A procedure that needs a signature is refused without a valid one over `canonical_for(...)`.
     With a fee, the submission waits in "awaiting_payment" until `payment_settle` sees the payment.
+
+    At the municipal desk (窓口モード): `channel="counter"`, the open `desk_session` with the identified resident
+    (whose user is the `applicant`) and its `clerk`. The signature is verified as online; the case counts as a
+    counter case; the clerk is the audit actor with the resident and the desk session named. With a fee,
+    `fee_paid_in_cash=True` records the cash the clerk took (a Payment of method "cash") and files it as paid;
+    without it the fee stays pending (the resident pays online later).
     """
+    channel = Submission.Channel(channel)
+    if channel != Submission.Channel.ONLINE or desk_session is not None or clerk is not None:
+        _check_desk_filing(
+            procedure=procedure, applicant=applicant, channel=channel, desk_session=desk_session, clerk=clerk
+        )
+    elif fee_paid_in_cash:
+        raise ProcedureError("cash_online", _("Cash is taken only at the municipal desk."))
+    if fee_paid_in_cash and not procedure.fee_yen:
+        raise ProcedureError("no_fee", _("This procedure has no fee."))
     if not open_for_applications(procedure):
         raise ProcedureError("closed", _("This procedure is not accepting applications now."))
     if version.pk != procedure.current_version_id:
@@ -507,7 +544,9 @@ def submission_file(
     if procedure.signature_required:
         if not signature:
             raise ProcedureError("signature_required", _("This procedure needs your electronic signature."))
-        verified = _verify_signature(content=content, signature=signature, applicant=applicant)
+        verified = _verify_signature(
+            content=content, signature=signature, applicant=applicant, strict=desk_session is not None
+        )
     now = timezone.now()
     secret = "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(10))
     # References are random (32^10 per municipality prefix): a clash is retried with a new one. The retry wraps
@@ -520,6 +559,7 @@ def submission_file(
                 procedure=procedure, version=version, answers=answers, applicant=applicant,
                 signature=signature, verified=verified, content=content, reference=reference,
                 secret=secret, now=now, attachment_ids=attachment_ids, owner_key=owner_key, filing=filing,
+                desk=(desk_session, clerk, fee_paid_in_cash) if desk_session is not None else None,
             )  # fmt: skip
             break
         except IntegrityError:
@@ -528,26 +568,51 @@ def submission_file(
     return Filed(submission=submission, secret=secret)
 
 
+def _check_desk_filing(*, procedure, applicant, channel, desk_session, clerk) -> None:
+    """A desk filing: counter channel, the clerk's own open desk session of this municipality, serving the
+    applicant. Anything else is refused before anything is written."""
+    if channel != Submission.Channel.COUNTER or desk_session is None or clerk is None:
+        raise ProcedureError(
+            "desk_filing",
+            _("A counter filing needs the desk session and the clerk; paper cases are recorded."),
+        )
+    if (
+        desk_session.ended_at is not None
+        or desk_session.clerk_id != getattr(clerk, "pk", None)
+        or desk_session.municipality_id != procedure.municipality_id
+    ):
+        raise ProcedureError("desk_session", _("This desk session has ended or belongs elsewhere."))
+    resident = desk_session.resident
+    if resident is None or applicant is None or resident.user_id != getattr(applicant, "pk", None):
+        raise ProcedureError("desk_resident", _("No resident is identified at this desk."))
+
+
 def _file_once(
     *, procedure, version, answers, applicant, signature, verified, content, reference, secret, now,
-    attachment_ids, owner_key, filing,
+    attachment_ids, owner_key, filing, desk=None,
 ) -> Submission:  # fmt: skip
-    """One attempt of `submission_file`'s transaction with this reference."""
+    """One attempt of `submission_file`'s transaction with this reference (`desk`: session, clerk, cash)."""
+    desk_session, clerk, cash = desk or (None, None, False)
     with transaction.atomic():
         submission = Submission(
             municipality=procedure.municipality,
             procedure=procedure,
             form_version=version,
             secret_hash=_secret_hash(secret),
-            channel=Submission.Channel.ONLINE,
+            channel=Submission.Channel.ONLINE if desk_session is None else Submission.Channel.COUNTER,
             applicant=applicant if getattr(applicant, "pk", None) else None,
             applicant_name=_applicant_name(answers),
             contact_email=_applicant_email(answers),
             fee_yen=procedure.fee_yen,
             filing=filing,
             retain_until=None,
+            desk_session=desk_session,
+            clerk=clerk,
         )
-        if procedure.fee_yen:
+        if procedure.fee_yen and cash:
+            submission.payment_state = Submission.PaymentState.PAID
+            _mark_submitted(submission, now)
+        elif procedure.fee_yen:
             submission.status = S.AWAITING_PAYMENT
             submission.payment_state = Submission.PaymentState.PENDING
         else:
@@ -570,20 +635,54 @@ def _file_once(
             Attachment.objects.filter(
                 pk__in=attachment_ids, procedure=procedure, owner_key=owner_key, submission__isnull=True
             ).update(submission=submission)
-        fastsql.insert(SubmissionEvent(
-            submission=submission, kind=SubmissionEvent.Kind.STATUS, to_status=submission.status,
-            visible_to_applicant=True, author=submission.applicant,
-        ))  # fmt: skip
-        audit.record(
-            actor=applicant if submission.applicant else audit.Actor("applicant", "", "applicant"),
-            action="procedures.submission_filed", target=submission, municipality=procedure.municipality,
-            details={"reference": submission.reference, "procedure": procedure.code,
-                     "version": version.number, "sha256": hashlib.sha256(content).hexdigest(),
-                     "signed": verified is not None, "status": submission.status},
-        )  # fmt: skip
+        if desk_session is not None:
+            _file_at_desk(submission=submission, desk_session=desk_session, clerk=clerk, cash=cash, now=now,
+                          content=content, signed=verified is not None)  # fmt: skip
+        else:
+            fastsql.insert(SubmissionEvent(
+                submission=submission, kind=SubmissionEvent.Kind.STATUS, to_status=submission.status,
+                visible_to_applicant=True, author=submission.applicant,
+            ))  # fmt: skip
+            audit.record(
+                actor=applicant if submission.applicant else audit.Actor("applicant", "", "applicant"),
+                action="procedures.submission_filed", target=submission, municipality=procedure.municipality,
+                details={"reference": submission.reference, "procedure": procedure.code,
+                         "version": version.number, "sha256": hashlib.sha256(content).hexdigest(),
+                         "signed": verified is not None, "status": submission.status},
+            )  # fmt: skip
         if applicant is not None and getattr(applicant, "pk", None):
             Draft.objects.filter(user=applicant, procedure=procedure).delete()
     return submission
+
+
+def _file_at_desk(*, submission, desk_session, clerk, cash, now, content, signed) -> None:
+    """The desk filing's event, cash receipt and audit records (clerk as actor; resident and session named)."""
+    desk_details = {"desk_session": desk_session.pk, "resident": desk_session.resident_id}
+    SubmissionEvent.objects.create(
+        submission=submission, kind=SubmissionEvent.Kind.STATUS, to_status=submission.status,
+        visible_to_applicant=True, author=clerk, body=_("Filed at the municipal desk with a clerk."),
+    )  # fmt: skip
+    audit.record(
+        actor=clerk, action="procedures.submission_filed", target=submission, municipality=submission.municipality,
+        details={"reference": submission.reference, "procedure": submission.procedure.code,
+                 "version": submission.form_version.number, "sha256": hashlib.sha256(content).hexdigest(),
+                 "signed": signed, "status": submission.status, "channel": submission.channel, **desk_details},
+    )  # fmt: skip
+    if cash:
+        payment = Payment.objects.create(
+            submission=submission, amount=submission.fee_yen, status=Payment.Status.SUCCEEDED, paid_at=now,
+            reference=f"CASH-{secrets.token_hex(10).upper()}", method=Payment.Method.CASH, received_by=clerk,
+        )  # fmt: skip
+        SubmissionEvent.objects.create(
+            submission=submission, kind=SubmissionEvent.Kind.PAYMENT, to_status=submission.status,
+            body=_("Fee paid in cash at the counter: %(amount)s yen.") % {"amount": f"{payment.amount:,}"},
+            visible_to_applicant=True, author=clerk,
+        )  # fmt: skip
+        audit.record(
+            actor=clerk, action="procedures.payment_cash_received", target=payment,
+            municipality=submission.municipality,
+            details={"reference": submission.reference, "amount": payment.amount, **desk_details},
+        )  # fmt: skip
 
 
 def submission_record_offline(

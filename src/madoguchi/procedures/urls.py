@@ -1,9 +1,12 @@
 """Online procedures, the applicant's side (Internet zone). Mounted at the site root after web.urls, so that both
-`/procedures/…` and `/<lgcode>/procedures/…` live in one namespace ("procedures")."""
+`/procedures/…` and `/<lgcode>/procedures/…` live in one namespace ("procedures").
+
+The municipal desk's pages (desk_*) live here too, under /<lgcode>/staff/desk/procedures/: the "staff/" segment
+keeps them off the Internet zone (ZoneMiddleware)."""
 
 from django.urls import path
 
-from madoguchi.procedures import bundle_views, views
+from madoguchi.procedures import bundle_views, desk_views, views
 
 app_name = "procedures"
 
@@ -28,6 +31,32 @@ urlpatterns = [
     path("<lgcode:municipality_code>/procedures/<slug:code>/apply/check/", views.check, name="check"),
     path("<lgcode:municipality_code>/procedures/<slug:code>/apply/send/", views.sign_and_send, name="send"),
     path("<lgcode:municipality_code>/procedures/<slug:code>/apply/<str:step>/", views.step, name="step"),
+    path("<lgcode:municipality_code>/staff/desk/procedures/", desk_views.index, name="desk_index"),
+    path(
+        "<lgcode:municipality_code>/staff/desk/procedures/done/<str:reference>/",
+        desk_views.done,
+        name="desk_done",
+    ),
+    path(
+        "<lgcode:municipality_code>/staff/desk/procedures/<slug:code>/card/",
+        desk_views.read_card,
+        name="desk_card",
+    ),
+    path(
+        "<lgcode:municipality_code>/staff/desk/procedures/<slug:code>/check/",
+        desk_views.check,
+        name="desk_check",
+    ),
+    path(
+        "<lgcode:municipality_code>/staff/desk/procedures/<slug:code>/send/",
+        desk_views.send,
+        name="desk_send",
+    ),
+    path(
+        "<lgcode:municipality_code>/staff/desk/procedures/<slug:code>/form/<str:step>/",
+        desk_views.form,
+        name="desk_form",
+    ),
     path("<lgcode:municipality_code>/life-events/<slug:bundle>/", bundle_views.bundle, name="bundle"),
     path(
         "<lgcode:municipality_code>/life-events/<slug:bundle>/send/",

@@ -4,7 +4,7 @@ import json
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from madoguchi.core.models import AuditRecord
 from madoguchi.identity import card_simulator
@@ -132,8 +132,11 @@ def test_signed_procedure_with_my_number_at_the_desk(desk_client, adopt):
     # The staff inbox shows it like any case, marked as filed at the desk.
     admin = StaffRoleFactory(municipality=client.town, role=StaffRole.Role.MUNICIPAL_ADMIN).user
     sign_in_staff(client, admin)
-    inbox = client.get(reverse("procedures_staff:inbox", args=[client.town.code])).content.decode()
-    assert submission.reference in inbox and "filed at the desk" in inbox
+    response = client.get(reverse("procedures_staff:inbox", args=[client.town.code]))
+    with translation.override(response.headers["Content-Language"]):
+        label = translation.gettext("filed at the desk")
+    inbox = response.content.decode()
+    assert submission.reference in inbox and label in inbox
 
 
 def test_someone_elses_card_cannot_sign_at_the_desk(desk_client, adopt):

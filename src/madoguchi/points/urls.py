@@ -30,4 +30,5 @@ desk_urlpatterns = [
     path("<slug:code>/apply/", views.desk_apply, name="apply"),
     path("<slug:code>/apply/confirm/", views.desk_confirm, name="confirm"),
     path("<slug:code>/applied/", views.desk_applied, name="applied"),
+    path("<slug:code>/child/", views.desk_child, name="child"),
 ]

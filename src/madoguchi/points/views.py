@@ -37,6 +37,8 @@ PENDING_KEY = desk.DESK_SCOPED_PREFIX + "points_pending"  # dropped on "next res
 PENDING_MAX_AGE_SECONDS = 15 * 60
 # The child a representative identified with the child's card, until the application (or a short while).
 CHILD_KEY = "points_child"
+# At the desk: the child identified for the resident being served, and the child's entries awaiting the check.
+DESK_CHILD_KEY = desk.DESK_SCOPED_PREFIX + "points_child"
 CHILD_MAX_AGE_SECONDS = 15 * 60
 
 
@@ -229,11 +231,15 @@ def _child_identity(request: HttpRequest, campaign: Campaign) -> ChildIdentity |
     return None
 
 
-def _identify_child_with_simulator(request: HttpRequest, form: ChildCardForm) -> ChildIdentity | None:
+def _identify_child_with_simulator(
+    request: HttpRequest, form: ChildCardForm, *, representative=None, desk_session=None
+) -> ChildIdentity | None:
     """The card simulator's stand-in for a card reader: the child's card answers a challenge under its PIN and
     signs the statement under its signing password. The representative stays signed in: the child's sign-in
-    result only names the child to points.services.child_identify, it never becomes this browser's login."""
-    representative, card = request.resident, form.cleaned_data["card"]
+    result only names the child to points.services.child_identify, it never becomes this browser's login.
+    At the desk the representative is the resident being served and the clerk is the actor."""
+    representative = representative or request.resident
+    card = form.cleaned_data["card"]
     password = form.cleaned_data["password"]
     try:
         child = card_simulator.sign_in(card=card, pin=form.cleaned_data["pin"]).resident
@@ -248,7 +254,8 @@ def _identify_child_with_simulator(request: HttpRequest, form: ChildCardForm) ->
                 card=card, password=password, content=resident_services.mykey_statement(child)
             )
         return services.child_identify(representative=representative, child=child, signature=signature,
-                                       mykey_signature=mykey_signature, actor=request.user)  # fmt: skip
+                                       mykey_signature=mykey_signature, actor=request.user,
+                                       desk=desk_session)  # fmt: skip
     except (resident_services.SignInRefused, card_simulator.SimulatorError, PointsError) as exc:
         form.add_refusal(exc.code, exc.message)
     return None
@@ -487,3 +494,106 @@ def desk_applied(request: HttpRequest, municipality_code: str, code: str) -> Htt
         return redirect("points_desk:apply", request.municipality.code, campaign.code)
     return render(request, "points/desk/applied.html",
                   _desk_context(request, campaign=campaign, application=status.application))  # fmt: skip
+
+
+# --- The desk: a legal representative applies for a child under 15 ------------------------------------------
+def _desk_child(request: HttpRequest, campaign: Campaign) -> dict:
+    """What this desk session holds for a child and this campaign (identity, pending entries), if it was made
+    for the resident being served, recently; anything else is dropped."""
+    stored = request.session.get(DESK_CHILD_KEY) or {}
+    fresh = timezone.now().timestamp() - stored.get("at", 0) <= CHILD_MAX_AGE_SECONDS
+    if (
+        fresh
+        and stored.get("desk") == request.desk.pk
+        and stored.get("campaign") == campaign.code
+        and stored.get("identity", {}).get("representative") == request.desk.resident_id
+    ):
+        return stored
+    request.session.pop(DESK_CHILD_KEY, None)
+    return {}
+
+
+@desk_resident_required
+def desk_child(request: HttpRequest, municipality_code: str, code: str) -> HttpResponse:
+    """The resident being served applies, as legal representative, for a child under 15 at the desk: the
+    child's card is read (the same checks as online: age from the verified signing certificate, the
+    representative's own card refused), then the reservation if needed, the application, and a check of the
+    child's 決済サービスID before it is sent. Everything is recorded with the desk session and the clerk."""
+    campaign = _campaign_or_404(code)
+    representative = request.desk.resident
+    here = reverse("points_desk:child", args=[request.municipality.code, campaign.code])
+    action = request.POST.get("action") if request.method == "POST" else None
+    stored = _desk_child(request, campaign)
+    if action == "forget":
+        request.session.pop(DESK_CHILD_KEY, None)
+        return redirect(here)
+    context = _desk_context(request, campaign=campaign, simulator=card_simulator.enabled())
+    if not stored:
+        form = ChildCardForm(
+            request.POST if action == "identify" else None, cards=card_simulator.demo_cards()
+        )
+        if action == "identify" and form.is_valid():
+            identity = _identify_child_with_simulator(
+                request, form, representative=representative, desk_session=request.desk
+            )
+            if identity is not None:
+                request.session[DESK_CHILD_KEY] = {
+                    "desk": request.desk.pk, "campaign": campaign.code, "at": timezone.now().timestamp(),
+                    "identity": identity.as_session(),
+                }  # fmt: skip
+                messages.success(request, _("The child's card has been read."))
+                return redirect(here)
+        return render(request, "points/desk/child.html", {**context, "card_form": form})
+
+    identity = ChildIdentity.from_session(stored["identity"])
+    child = selectors.child_resident(identity.child_id)
+    status = selectors.campaign_status(child, campaign)
+    context.update(identity=identity, child=child, age=identity.age(), status=status)
+    if action == "reserve":
+        try:
+            services.child_reserve(representative=representative, identity=identity, campaign=campaign,
+                                   actor=request.user, desk=request.desk)  # fmt: skip
+        except PointsError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, _("Reserved for the child. Next, apply with one payment service."))
+        return redirect(here)
+    if not status.can_apply:
+        return render(request, "points/desk/child.html", context)
+    if action == "submit" and stored.get("pending"):
+        form = _application_form(campaign, stored["pending"])
+        if form.is_valid():
+            try:
+                application = services.child_application_submit(
+                    representative=representative, identity=identity, campaign=campaign,
+                    request=form.application_request(), actor=request.user, desk=request.desk,
+                )  # fmt: skip
+            except PointsError as exc:
+                form.add_refusal(exc)
+            else:
+                request.session.pop(DESK_CHILD_KEY, None)
+                messages.success(request, _("The application for the child has been accepted. Reference number "
+                                            "%(ref)s.") % {"ref": application.pk})  # fmt: skip
+                return redirect("points_desk:index", request.municipality.code)
+        stored.pop("pending", None)
+        request.session[DESK_CHILD_KEY] = stored
+        return render(request, "points/desk/child.html", {**context, "form": form})
+    if action == "apply":
+        form = _application_form(campaign, request.POST)
+        if form.is_valid():
+            stored["pending"] = form.pending_data()
+            request.session[DESK_CHILD_KEY] = stored
+            account = form.cleaned_data["service_account"]
+            return render(request, "points/desk/child.html", {
+                **context, "confirm": True, "account": account, "account_length": len(account),
+                "provider": form.cleaned_data["provider"],
+                "mode_label": dict(form.fields["mode"].choices).get(form.cleaned_data["mode"]),
+            })  # fmt: skip
+    else:
+        initial = {
+            k: v
+            for k, v in (stored.get("pending") or {}).items()
+            if k not in ("security_code", "acknowledge")
+        }
+        form = _application_form(campaign, initial=initial)
+    return render(request, "points/desk/child.html", {**context, "form": form})

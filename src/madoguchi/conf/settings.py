@@ -166,6 +166,29 @@ VAULT_KEY_ID = env.str("MADOGUCHI_VAULT_KEY_ID", default="k1")
 VAULT_PREVIOUS_KEYS = env.list("MADOGUCHI_VAULT_PREVIOUS_KEYS", default=[])
 VAULT_INDEX_KEY = _required_in_production("MADOGUCHI_VAULT_INDEX_KEY", "vault_index_key", _new_aes_key)
 
+
+# Sealed hand-over of My Numbers (vault/sealing.py): a zone that may not use the vault seals a typed My Number
+# to the My Number zone's X25519 public key (base64 of the raw 32 bytes); only the My Number zone (or `all`)
+# holds the private key, and `madoguchi procedures unseal` stores the numbers in the vault. Without a public
+# key such a zone refuses My Number forms as before. `madoguchi vault sealing-keygen` prints a new pair; in
+# development a pair is generated under var/ (production: set them explicitly; `madoguchi check` reports).
+def _sealing_keys() -> tuple[str, str]:
+    from madoguchi.vault.sealing import generate_keypair, public_key_of
+
+    public = env.str("MYNUMBER_SEALING_PUBLIC_KEY", default="")
+    private = env.str("MYNUMBER_SEALING_PRIVATE_KEY", default="") if MADOGUCHI_ZONE.may_read_vault else ""
+    if not PRODUCTION and not public:
+        private_dev = private or _development_secret(
+            "mynumber_sealing_private_key", lambda: generate_keypair()[0]
+        )
+        public = public_key_of(private_dev)
+        if MADOGUCHI_ZONE.may_read_vault and not private:
+            private = private_dev
+    return public, private
+
+
+MYNUMBER_SEALING_PUBLIC_KEY, MYNUMBER_SEALING_PRIVATE_KEY = _sealing_keys()
+
 # --- Passwords ---------------------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -44,3 +44,48 @@ def zone_rules(app_configs, **kwargs):
             Warning("The vault and the main database are the same database.", id="madoguchi.W005")
         )
     return problems
+
+
+def _sealing_key_problem(value: str, kind: str) -> str | None:
+    """Why a sealing key setting is unusable (None if it is fine). Imported late: core imports no app."""
+    from madoguchi.vault import sealing
+
+    try:
+        sealing.public_key_of(value) if kind == "private" else sealing.seal("0" * 12, value, "check")
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+@register(Tags.security, deploy=False)
+def sealing_rules(app_configs, **kwargs):
+    """The sealed hand-over of My Numbers (vault/sealing.py): the private key only where the vault is."""
+    zone = settings.MADOGUCHI_ZONE
+    public = getattr(settings, "MYNUMBER_SEALING_PUBLIC_KEY", "")
+    private = getattr(settings, "MYNUMBER_SEALING_PRIVATE_KEY", "")
+    problems = []
+    if not zone.may_read_vault and os.environ.get("MYNUMBER_SEALING_PRIVATE_KEY"):
+        problems.append(Error(
+            f"The {zone} zone has been given MYNUMBER_SEALING_PRIVATE_KEY. / 個人番号利用事務系以外の系に封緘の秘密鍵が設定されています。",
+            hint=f"Unset it for the {zone}-zone process; only the mynumber zone may open sealed My Numbers.",
+            id="madoguchi.E006",
+        ))  # fmt: skip
+    for kind, value in (("public", public), ("private", private)):
+        reason = _sealing_key_problem(value, kind) if value else None
+        if reason:
+            problems.append(Error(f"MYNUMBER_SEALING_{kind.upper()}_KEY: {reason}", id="madoguchi.E007"))
+    if public and private and not problems:
+        from madoguchi.vault.sealing import public_key_of
+
+        if public_key_of(private) != public.strip():
+            problems.append(Error(
+                "MYNUMBER_SEALING_PUBLIC_KEY does not belong to MYNUMBER_SEALING_PRIVATE_KEY.",
+                hint="Set both from one `madoguchi vault sealing-keygen`.", id="madoguchi.E008",
+            ))  # fmt: skip
+    if zone is Zone.INTERNET and settings.PRODUCTION and not public:
+        problems.append(Warning(
+            "The Internet zone has no MYNUMBER_SEALING_PUBLIC_KEY: forms with a My Number field are refused.",
+            hint="Set the My Number zone's public key (`madoguchi vault sealing-keygen`), or accept My Number"
+            " procedures at the counter only.", id="madoguchi.W009",
+        ))  # fmt: skip
+    return problems

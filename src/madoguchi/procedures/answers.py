@@ -3,6 +3,8 @@
 The engine (`formengine`) is pure and knows nothing of the vault or of languages. Here:
 - `clean` runs the engine and then replaces every My Number answer with a vault token, so that no My Number is
   ever kept in a draft, a session, a submission or a signature (the signed canonical bytes carry the token);
+  in a zone that may not use the vault (Internet) it becomes a sealed token (`vault/sealing.py`) instead,
+  if the My Number zone's public key is configured, and `madoguchi procedures unseal` hands it over later;
 - `problem_message` turns a Problem into a Japanese/English sentence;
 - `display_rows` renders cleaned answers for the check-your-answers page, staff and PDFs (My Number masked,
   dates in 和暦 and 西暦, choices by their labels).
@@ -21,9 +23,25 @@ from django.utils.translation import gettext as _
 from madoguchi.core import audit
 from madoguchi.core.wareki import format_wareki
 from madoguchi.procedures.formengine import FormDefinition, Problem, clean_answers, visible_fields
+from madoguchi.vault.sealing import is_sealed, seal
 from madoguchi.vault.selectors import MASK
 
 TOKEN_PREFIX = "mn_"  # noqa: S105 (the vault token prefix, not a secret)
+
+
+def is_my_number_token(value: Any) -> bool:
+    """A My Number answer as kept: a vault token (`mn_…`) or a sealed token (`mns1_…`), never a number."""
+    return isinstance(value, str) and (value.startswith(TOKEN_PREFIX) or is_sealed(value))
+
+
+def sealing_context(municipality) -> str:
+    """The associated data a sealed My Number is bound to: the municipality it was typed for.
+
+    Not the procedure or the field: a life-event bundle cleans one shared answer and files it into several
+    procedures under their own keys, and the sealed token must open for each of them.
+    """
+    code = getattr(municipality, "code", "") or "-"
+    return f"madoguchi/mynumber/{code}"
 
 
 class MyNumberUnavailable(Exception):
@@ -55,13 +73,14 @@ def clean(
 ) -> tuple[dict[str, Any], list[Problem]]:
     """Validate `raw` (a page's POST or earlier answers); My Number answers come back as vault tokens.
 
-    A value that already is a vault token (from an earlier page) is kept as it is.
+    A value that already is a vault or sealed token (from an earlier page) is kept as it is. In a zone that
+    may not use the vault, a typed My Number becomes a sealed token if a sealing key is configured.
     """
     raw = dict(raw)
     tokens: dict[str, str] = {}
     for key in _mynumber_keys(definition):
         value = raw.get(key)
-        if isinstance(value, str) and value.startswith(TOKEN_PREFIX):
+        if is_my_number_token(value):
             tokens[key] = raw.pop(key)
     cleaned, problems = clean_answers(definition, raw, page=page, today=today)
     problems = [p for p in problems if not (p.path in tokens and p.code == "required")]
@@ -71,9 +90,9 @@ def clean(
             cleaned[key] = token
     for key in _mynumber_keys(definition):
         value = cleaned.get(key)
-        if isinstance(value, str) and not value.startswith(TOKEN_PREFIX) and not problems:
+        if isinstance(value, str) and not is_my_number_token(value) and not problems:
             cleaned[key] = store_my_number(value, actor=actor, municipality=municipality)
-        elif isinstance(value, str) and not value.startswith(TOKEN_PREFIX):
+        elif isinstance(value, str) and not is_my_number_token(value):
             # Other problems on the page: do not keep the number anywhere; the applicant types it again.
             cleaned.pop(key, None)
     return cleaned, problems
@@ -83,6 +102,10 @@ def store_my_number(value: str, *, actor: Any, municipality=None) -> str:
     from madoguchi.vault.services import Purpose, my_number_store
 
     if not settings.MADOGUCHI_ZONE.may_read_vault:
+        public_key = getattr(settings, "MYNUMBER_SEALING_PUBLIC_KEY", "")
+        if public_key:
+            # Validated by the engine (12 digits, check digit); only the My Number zone can open it.
+            return seal(value, public_key, sealing_context(municipality))
         raise MyNumberUnavailable(
             _("This service cannot take a My Number here. Please apply at the counter of your municipality.")
         )
@@ -164,7 +187,7 @@ def display_value(field, value: Any) -> str:
         return ""
     kind = field.type
     if kind == "mynumber":
-        return MASK
+        return f"{MASK}（{_('sealed')}）" if is_sealed(value) else MASK
     if kind == "date":
         try:
             d = date.fromisoformat(value)

@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from madoguchi.core.wareki import format_wareki
-from madoguchi.procedures.answers import clean, problem_message, text_of
+from madoguchi.procedures.answers import clean, is_my_number_token, problem_message, text_of
 from madoguchi.procedures.formengine import Field, FormDefinition
 from madoguchi.procedures.models import Category, LifeEvent, Procedure, Submission
 
@@ -140,7 +140,7 @@ class StepForm(forms.Form):
                 continue
             if field.type == "file":
                 self.file_fields.append(field)
-            if field.type == "mynumber" and str(answers.get(field.key, "")).startswith("mn_"):
+            if field.type == "mynumber" and is_my_number_token(answers.get(field.key)):
                 self.fields[field.key] = _django_field(field)
                 self.fields[field.key].help_text = _(
                     "A My Number is already stored for this application (shown masked). Leave empty to keep it."

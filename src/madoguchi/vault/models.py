@@ -21,3 +21,20 @@ class MyNumberEntry(models.Model):
 
     def __str__(self) -> str:
         return self.token
+
+
+class SealedMyNumber(models.Model):
+    """A sealed My Number from the Internet zone (see sealing.py) that has been handed over to the vault.
+
+    Keyed by the SHA-256 of the sealed token as it stands in the answers (a hash of ciphertext: it says nothing
+    about the number). Answers in signed revisions can never be rewritten, so the sealed token stays there and
+    this row resolves it to its vault token; handing the same sealed token over twice finds this row and
+    stores nothing new.
+    """
+
+    sealed_sha256 = models.CharField(max_length=64, unique=True)
+    token = models.CharField(max_length=40)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.sealed_sha256

@@ -3,6 +3,8 @@
 - `my_number_store` validates a My Number, encrypts it and returns an opaque token; storing the same number
   twice returns the same token (found through a keyed hash, without decrypting anything).
 - `my_number_reveal` decrypts one value for a named legal purpose; every call is audited, refused ones too.
+- `my_number_unseal` takes a My Number sealed in the Internet zone (sealing.py), stores it and remembers the
+  hand-over, so that `my_number_sealed_token` resolves the sealed answer to its vault token afterwards.
 
 Other apps keep only tokens. Nothing here logs a value, and errors never echo one. The process must be in a
 zone that may read the vault (`all` or `mynumber`); the Internet zone is refused at call time. A person
@@ -25,8 +27,9 @@ from django.utils.translation import gettext_lazy as _
 from madoguchi.core import audit
 from madoguchi.core.codes import normalize_digits, validate_my_number
 from madoguchi.core.models import Municipality
-from madoguchi.vault.models import MyNumberEntry
+from madoguchi.vault.models import MyNumberEntry, SealedMyNumber
 from madoguchi.vault.routers import VAULT_DB
+from madoguchi.vault.sealing import SealError, is_sealed, unseal
 
 TOKEN_PREFIX = "mn_"  # noqa: S105  (a prefix that marks vault tokens, not a secret)
 
@@ -159,3 +162,93 @@ def my_number_reveal(
     if cipher is None:
         raise ImproperlyConfigured(f"vault key {entry.key_id!r} is not configured")
     return cipher.decrypt(bytes(entry.nonce), bytes(entry.ciphertext), token.encode("ascii")).decode("ascii")
+
+
+# --- Sealed hand-over from the Internet zone (sealing.py) ----------------------------------------------------
+def _sealed_digest(sealed: str) -> str:
+    return hashlib.sha256(sealed.encode("ascii")).hexdigest()
+
+
+def _sealing_private_key() -> str:
+    key = getattr(settings, "MYNUMBER_SEALING_PRIVATE_KEY", "")
+    if not key:
+        raise ImproperlyConfigured("MYNUMBER_SEALING_PRIVATE_KEY is not set for this (My Number) zone")
+    return key
+
+
+def my_number_sealed_token(*, sealed: str) -> str | None:
+    """The vault token a sealed My Number was handed over as, or None if it has not been handed over yet.
+
+    Reveals nothing: it reads the hand-over table by the SHA-256 of the sealed token, never decrypts.
+    """
+    _check_zone()
+    if not is_sealed(sealed):
+        return None
+    entry = SealedMyNumber.objects.filter(sealed_sha256=_sealed_digest(sealed)).first()
+    return entry.token if entry is not None else None
+
+
+def my_number_unseal(
+    *, sealed: str, context: str, actor, purpose: str, municipality: Municipality | None = None
+) -> str:
+    """Open a sealed My Number with this zone's private key, store it in the vault and return its token.
+
+    Idempotent: a sealed token handed over before returns the token it resolved to, stores nothing and writes
+    no audit record. Otherwise the number is stored with `my_number_store` (same purpose and actor, audited as
+    `vault.my_number_store`) and the hand-over is audited as `vault.my_number_unseal` (the digest of the
+    sealed token and the vault token, never the value), in the same transactions. Raises ValidationError
+    (code sealed_invalid) for a token that does not open with this key and `context`, before anything is
+    written; ImproperlyConfigured without a private key; VaultZoneError outside the vault's zones.
+    """
+    _check_zone()
+    _check_actor(actor)
+    purpose = Purpose(purpose)
+    digest = _sealed_digest(sealed) if is_sealed(sealed) else ""
+    if digest:
+        existing = SealedMyNumber.objects.filter(sealed_sha256=digest).first()
+        if existing is not None:
+            return existing.token
+    try:
+        value = unseal(sealed, _sealing_private_key(), context)
+    except SealError:
+        raise ValidationError(
+            _("The sealed My Number cannot be opened (wrong key, wrong context or damaged)."),
+            code="sealed_invalid",
+        ) from None
+    with transaction.atomic(), transaction.atomic(using=VAULT_DB):
+        token = my_number_store(value=value, actor=actor, purpose=purpose, municipality=municipality)
+        created = False
+        try:
+            with transaction.atomic(using=VAULT_DB):
+                SealedMyNumber.objects.create(sealed_sha256=digest, token=token)
+            created = True
+        except IntegrityError:  # handed over by another process just now
+            token = SealedMyNumber.objects.get(sealed_sha256=digest).token
+        if created:
+            audit.record(
+                actor=actor,
+                action="vault.my_number_unseal",
+                target=("vault.mynumberentry", token),
+                municipality=municipality,
+                details={"purpose": purpose.value, "sealed_sha256": digest},
+            )
+    return token
+
+
+def my_number_reveal_answer(
+    *, value: str, actor, purpose: str, reason: str, municipality: Municipality | None = None
+) -> str:
+    """`my_number_reveal` for a My Number answer, which is a vault token or a sealed token (Internet zone).
+
+    A sealed token is resolved through the hand-over table (`my_number_unseal` must have run: LookupError
+    otherwise); the reveal itself is `my_number_reveal`, audited as always.
+    """
+    token = value
+    if is_sealed(value):
+        _check_zone()
+        token = my_number_sealed_token(sealed=value)
+        if token is None:
+            raise LookupError("this sealed My Number has not been handed over to the vault yet")
+    return my_number_reveal(
+        token=token, actor=actor, purpose=purpose, reason=reason, municipality=municipality
+    )

@@ -334,8 +334,11 @@ class RowSets:
 
     def __init__(self, heights: tuple[int, ...], n_rows: int, capacity: int = 64) -> None:
         self.nodes = NodeList(heights)
-        self.words = max((n_rows + 63) // 64, 1)
-        self.bits = np.zeros((capacity, self.words), dtype=np.uint64)
+        # The bitmaps cover only the rows some stored set holds, numbered as they first appear (a few
+        # thousand at most where the bound matters, against every input row): unions and counts stay short.
+        self.slot = np.full(max(n_rows, 1), -1, dtype=np.int64)
+        self.seen = 0
+        self.bits = np.zeros((capacity, 1), dtype=np.uint64)
         self.sizes = np.zeros(capacity, dtype=np.int64)
 
     def add(self, levels: tuple[int, ...], rows: np.ndarray) -> None:
@@ -343,9 +346,18 @@ class RowSets:
         if i >= self.bits.shape[0]:
             self.bits = np.concatenate([self.bits, np.zeros_like(self.bits)])
             self.sizes = np.concatenate([self.sizes, np.zeros_like(self.sizes)])
+        new = rows[self.slot[rows] < 0]
+        if new.shape[0]:
+            self.slot[new] = np.arange(self.seen, self.seen + new.shape[0])
+            self.seen += new.shape[0]
+            words = (self.seen + 63) // 64
+            if words > self.bits.shape[1]:
+                wider = np.zeros((self.bits.shape[0], max(words, 2 * self.bits.shape[1])), dtype=np.uint64)
+                wider[:, : self.bits.shape[1]] = self.bits
+                self.bits = wider
         self.sizes[i] = rows.shape[0]
-        flags = np.zeros(self.words * 64, dtype=bool)
-        flags[rows] = True
+        flags = np.zeros(self.bits.shape[1] * 64, dtype=bool)
+        flags[self.slot[rows]] = True
         self.bits[i] = np.packbits(flags, bitorder="little").view(np.uint64)
 
     def failing_meet(self, levels: tuple[int, ...], limit: int) -> tuple[int, ...] | None:
@@ -357,16 +369,19 @@ class RowSets:
         if self.nodes.used < 2:
             return None
         above = self.nodes.above(levels).nonzero()[0]
+        if above.shape[0] < 2:
+            return None
         sizes = self.sizes[above]
-        if above.shape[0] < 2 or int(sizes.sum()) <= limit:  # not even the sizes add up to more
+        if int(sizes.sum()) <= limit:  # not even the sizes add up to more
             return None
-        above = above[np.argsort(-sizes, kind="stable")]
-        union = np.bitwise_or.accumulate(self.bits[above], axis=0)
+        bits = self.bits[above, : (self.seen + 63) // 64]
+        if int(np.bitwise_count(np.bitwise_or.reduce(bits, axis=0)).sum()) <= limit:  # nor the whole union
+            return None
+        by_size = np.argsort(-sizes, kind="stable")
+        union = np.bitwise_or.accumulate(bits[by_size], axis=0)
         counts = np.bitwise_count(union).sum(axis=1, dtype=np.int64)
-        over = (counts > limit).nonzero()[0]
-        if over.shape[0] == 0:
-            return None
-        used = self.nodes.levels[above[: int(over[0]) + 1]]
+        first = int((counts > limit).nonzero()[0][0])
+        used = self.nodes.levels[above[by_size[: first + 1]]]
         return tuple(int(x) for x in used.min(axis=0))
 
 
@@ -416,3 +431,62 @@ def successors(levels: tuple[int, ...], heights: tuple[int, ...]) -> list[tuple[
     return [
         levels[:q] + (levels[q] + 1,) + levels[q + 1 :] for q in range(len(levels)) if levels[q] < heights[q]
     ]
+
+
+def projection_failures(
+    problem: Problem, k: int, limit: int, source: Classes | None = None
+) -> list[tuple[int, ...]]:
+    """Failure proofs from the projections onto pairs of quasi-identifiers (Incognito's subset property), for
+    k-anonymity with at most `limit` suppressed rows.
+
+    The projection of a node n onto a set S of quasi-identifiers is the node with n's levels on S and the top
+    level elsewhere; every class of n lies inside one class of the projection, so a row in a projection class
+    smaller than k is in a class of n smaller than k. So when the projection suppresses more than `limit`
+    rows, n fails, and so does every node m with m_S ≤ n_S — the down-set of the projection node, which is
+    itself a node of the lattice. This computes, for every pair S (which includes every single QI, the other
+    one at its top level), the suppressed rows of each level combination in one count over the pair's
+    contingency table, and returns the maximal failing projection nodes (their down-sets cover all the
+    failures found). `source`: the classes to count from, at the bottom node (default: the rows)."""
+    heights = problem.heights
+    n_qi = len(heights)
+    found: list[tuple[int, ...]] = []
+    if n_qi < 2 or k <= 1:
+        return found
+    hs = problem.hierarchies
+    if source is None:
+        source = row_classes(problem)
+    if any(source.levels):
+        raise ValueError("projection_failures counts from classes at the bottom node")
+    weights = source.counts.astype(np.float64)
+    leaf = [h.size(0) for h in hs]
+    # Per QI: the code of every leaf at every level (levels × leaves), and the domain size of every level.
+    level_codes = [np.stack([h.maps[lv] for lv in range(h.height + 1)]) for h in hs]
+    level_sizes = [np.array([h.size(lv) for lv in range(h.height + 1)], dtype=np.int64) for h in hs]
+    for a in range(n_qi):
+        for b in range(a + 1, n_qi):
+            pair = source.codes[a] * leaf[b] + source.codes[b]
+            table = np.bincount(pair, weights=weights, minlength=leaf[a] * leaf[b])
+            cells = table.nonzero()[0]
+            ca = level_codes[a][:, cells // leaf[b]]  # (levels of a, cells)
+            cb = level_codes[b][:, cells % leaf[b]]  # (levels of b, cells)
+            # One count for every level combination (la, lb) at once: combination-major keys, each in its own
+            # block of size(la) × size(lb) slots.
+            block = np.outer(level_sizes[a], level_sizes[b]).ravel()
+            start = np.concatenate([[0], np.cumsum(block)[:-1]]).reshape(len(ca), len(cb))
+            sb = level_sizes[b][None, :, None]
+            key = start[:, :, None] + ca[:, None, :] * sb + cb[None, :, :]
+            counts = np.bincount(key.ravel(), weights=np.tile(table[cells], key.shape[0] * key.shape[1]))
+            suppressed = np.add.reduceat(np.where(counts < k, counts, 0.0), start.ravel()).reshape(
+                start.shape
+            )
+            failing = suppressed > limit
+            # Maximal failing combinations: failing, with neither level raisable while still failing.
+            maximal = failing.copy()
+            maximal[:-1, :] &= ~failing[1:, :]
+            maximal[:, :-1] &= ~failing[:, 1:]
+            for la, lb in zip(*maximal.nonzero(), strict=True):
+                levels = list(heights)
+                levels[a], levels[b] = int(la), int(lb)
+                found.append(tuple(levels))
+    # A node with only one QI below its top can be maximal for several pairs: keep it once.
+    return list(dict.fromkeys(found))

@@ -28,6 +28,15 @@ broken by the lowest level sum, then by the level vector in lexicographic (colum
     evaluated from about 1,030 to about 410, but its bookkeeping (row sets, unions) costs about as much
     as the evaluations it saves, and at k = 100 (4 %) more: off by default, kept for larger inputs and
     measured in the tests.
+  - **Projection bound** (k-anonymity with or without a suppression limit; `projection_bound=True`, the
+    default): Incognito's subset property. The projection of a node onto two quasi-identifiers (its levels
+    there, the top level elsewhere) is itself a node, above it, whose classes are unions of the node's; so
+    a row suppressed by the projection is suppressed by the node. Before the walk, the suppressed rows of
+    every level combination of every pair are counted at once from the pairs' contingency tables
+    (`lattice.projection_failures`, about 2 ms on Adult), and the down-set of every maximal failing
+    projection node is marked failing. On Adult it cuts the nodes evaluated from 141 to 40 (k = 5, 0 %),
+    63 to 10 (k = 100, 0 %), 438 to 364 (k = 100, 4 %) and only 1,034 to 992 at k = 5, 4 %, where one
+    pair fails (the failures there need most of the nine quasi-identifiers together).
   - **Roll-up**: each evaluated node's classes are grouped from the cached snapshot with the fewest classes
     among the nodes below it (`lattice.group`, `lattice.SnapshotCache`); the rows are read once, for the
     bottom node.
@@ -67,6 +76,7 @@ from .lattice import (
     group,
     lattice_nodes,
     node_index,
+    projection_failures,
     row_classes,
     successors,
 )
@@ -228,11 +238,13 @@ def optimal_search(
     progress: Progress | None = None,
     roll_up: bool = True,
     row_bound: bool = False,
+    projection_bound: bool = True,
 ) -> SearchOutcome:
     """The optimum (see the module docstring). `roll_up=False` evaluates every visited node from the rows
     instead: the same answer, slower; it exists to measure what roll-up buys. `row_bound=True` adds the
     suppressed-row bound (module docstring): the same answer with far fewer nodes evaluated, but on Adult its
-    bookkeeping costs about what it saves, so it is off by default."""
+    bookkeeping costs about what it saves, so it is off by default. `projection_bound=False` leaves out the
+    pair-projection failures (module docstring), for measuring them."""
     _check_metric(metric)
     started = time.perf_counter()
     if metric not in ADDITIVE:
@@ -250,6 +262,11 @@ def optimal_search(
     order = np.lexsort((np.arange(nodes.shape[0]), level_sum, tie_ranks(objective)))
     status = np.zeros(nodes.shape[0], dtype=np.int8)
     masks = LatticeMasks(nodes, heights)
+    limit = evaluator.max_suppressed
+    if projection_bound and monotone and not evaluator.model.needs_sensitive:
+        # The projection bound (module docstring): sound for k-anonymity's monotone per-class test.
+        for top in projection_failures(problem, evaluator.model.k, limit, ctx.bottom):
+            masks.set_down(status, top, _FAIL)
     # Nodes whose whole up-set satisfies: asked "is some satisfied node below this one" on demand, which is
     # cheaper than marking each up-set in `status` (most of those nodes are never visited).
     satisfied_below = NodeList(heights)
@@ -259,16 +276,25 @@ def optimal_search(
     # along which low-objective nodes spread, so its down-set covers more of the nodes still to visit.
     span = [float(t[-1] - t[0]) for t in additive.tables]
     climb_order = sorted(range(len(heights)), key=lambda q: (span[q], q))
-    limit = evaluator.max_suppressed
+
+    # The suppressed-row count `keep_codes` worked out for a snapshot, so that `judge` need not redo it.
+    counted: list = [None, 0]
 
     def keep_codes(snap: Classes) -> bool:
         # With a monotone model, everything above a satisfied node is marked satisfied and never evaluated, so
         # a satisfied node's classes would never be rolled up from: skip building them.
-        return not monotone or not evaluator.satisfied(snap.counts, snap.hist)
+        if not monotone:
+            return True
+        counted[0], counted[1] = snap, evaluator.suppressed(snap.counts, snap.hist)
+        return counted[1] > limit
 
     def judge(snap: Classes) -> tuple[bool, bool]:
         """(satisfies the model, fails the monotone predicate used to infer failures); records the status."""
-        suppressed = int(snap.counts[evaluator.failing(snap.counts, snap.hist)].sum())
+        if counted[0] is snap:
+            suppressed = counted[1]
+        else:
+            suppressed = int(snap.counts[evaluator.failing(snap.counts, snap.hist)].sum())
+        counted[0] = None
         here = node_index(snap.levels, heights)
         if suppressed <= limit:
             status[here] = _SAT

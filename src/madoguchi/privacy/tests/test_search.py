@@ -103,6 +103,7 @@ def test_optimal_search_equals_plain_search(case, metric):
     assert best == outcome(plain_search, problem, evaluator, metric)
     assert best == outcome(optimal_search, problem, evaluator, metric, roll_up=False)
     assert best == outcome(optimal_search, problem, evaluator, metric, row_bound=True)
+    assert best == outcome(optimal_search, problem, evaluator, metric, projection_bound=False)
 
 
 def brute_force(table, hierarchies, k, ell, suppression):

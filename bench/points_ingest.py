@@ -4,9 +4,10 @@ On a throwaway PostgreSQL database: R residents with applications, then T transa
 `points.services.transactions_record` in chunks of 10,000 (what the API and `madoguchi points ingest` do);
 beside it, in the same run, a COPY of the same rows into an equivalent plain table — the floor of what any
 ingestion can cost on this server — and a COPY of the ledger rows into a copy of the ledger table (same indexes,
-CHECKs and deferred foreign keys), committed: the floor of writing this ledger. On PostgreSQL, batches of
-`ingest.MIN_ITEMS` items or more take the set-based path of points/ingest.py (`--row-path` forces the former
-row-by-row path, for comparison). Target (issue 4): 1,000,000 tx of 200,000 residents at >= 100,000 tx/s.
+CHECKs and deferred foreign keys on account, provider and original), committed: the floor of writing this
+ledger. On PostgreSQL, batches of `ingest.MIN_ITEMS` items or more take the set-based path of points/ingest.py
+(`--row-path` forces the former row-by-row path, for comparison). Target (issue 4): 1,000,000 tx of 200,000
+residents at >= 100,000 tx/s.
 
     .venv/bin/python bench/points_ingest.py [--transactions 200000] [--residents 200000] [--row-path]
 """
@@ -14,6 +15,7 @@ row-by-row path, for comparison). Target (issue 4): 1,000,000 tx of 200,000 resi
 import argparse
 import io
 import json
+import os
 import time
 
 from _common import ROOT, django_setup, enrol_accounts, throwaway_databases  # noqa: E402
@@ -47,6 +49,7 @@ def run(args) -> dict:
     from madoguchi.points.models import PointAccount
 
     now = timezone.now()
+    load_before = list(os.getloadavg())
     t0 = time.perf_counter()
     provider, _campaign = enrol_accounts(args.residents)
     setup_seconds = time.perf_counter() - t0
@@ -80,6 +83,7 @@ def run(args) -> dict:
         for column, table in (
             ("account_id", "points_pointaccount"),
             ("provider_id", "points_paymentprovider"),
+            ("original_id", "bench_ledger"),
         ):
             cursor.execute(f"ALTER TABLE bench_ledger ADD FOREIGN KEY ({column}) REFERENCES {table} (id) "
                            "DEFERRABLE INITIALLY DEFERRED")  # fmt: skip
@@ -129,6 +133,8 @@ def run(args) -> dict:
         "ratio_ingest_vs_copy": round(copy_seconds / ingest_seconds, 3),
         "copy_ledger_seconds": round(copy_ledger_seconds, 3),
         "copy_ledger_tx_per_second": round(args.transactions / copy_ledger_seconds),
+        "ratio_ingest_vs_copy_ledger": round(copy_ledger_seconds / ingest_seconds, 3),
+        "load_average_before_after": [load_before, list(os.getloadavg())],
         "points_granted": granted,
         "ledger_equals_reference": stored == granted == sum(expected.values()),
         "rerun_points_added": stored - stored_before,

@@ -6,15 +6,17 @@ Same rules, same answers as the row-by-row path in services.py (the tests compar
    fingerprint built with the same JSON encoder pieces `json.dumps(sort_keys=True, ensure_ascii=False)` uses);
    anything else goes through `services._parse_transaction`, so invalid items get exactly the same message.
 2. COPY the ids and account keys into a TEMP staging table; one join answers ids already recorded (idempotency,
-   conflicts), a second one locks the touched accounts (`FOR UPDATE`, primary-key order: concurrent batches
-   never deadlock, and each sees the other's committed totals) and returns their headroom.
+   conflicts); one statement finds the accounts of the new items and locks them in primary-key order
+   (concurrent batches never deadlock, and each sees the other's committed totals) and returns their headroom.
+   Every join is index probes, whatever the statistics say (lateral subqueries; hash and merge joins off).
 3. Grants in recording order with `calc.grants_batch`: within an account, with c_i the running sum of the raw
    premiums floor(amount × rate) and H the headroom before the batch, grant_i = min(c_i, H) − min(c_{i−1}, H).
    This is the item rule min(floor(amount_i × rate), max(0, H − Σ_{j<i} grant_j)): by induction
    Σ_{j<i} grant_j = min(c_{i−1}, H), so the item gets min(raw_i, H − min(c_{i−1}, H)) = min(c_i, H) − min(c_{i−1}, H).
    Items that earn nothing (wrong mode, outside the period) take part with raw 0, so that the `remaining` they
    report is the account's headroom at their place in the order, as on the row-by-row path.
-4. COPY the ledger rows and add the totals with one UPDATE … FROM unnest(); the CHECK (granted ≤ cap) and the
+4. COPY the ledger rows (the ledger has four indexes and its three foreign keys, see models.py) and add the
+   totals with one UPDATE … FROM unnest() (HOT: `granted` is in no index, the table keeps room); the CHECK (granted ≤ cap) and the
    UNIQUE (provider, kind, external_id) still hold whatever happens. A race on a new id raises IntegrityError
    and `transactions_record` retries once, as before. One audit record per batch, as before.
 """
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 from datetime import datetime
 from json.encoder import encode_basestring
 
@@ -43,6 +46,16 @@ _COPY_ESCAPE = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r
 _STAGING = (
     "CREATE TEMP TABLE IF NOT EXISTS points_ingest_staging "
     "(external_id text NOT NULL, account text NOT NULL) ON COMMIT DELETE ROWS"
+)
+
+# The accounts of the keys in a JSON array (%s), of one provider and campaigns, locked in primary-key order.
+ACCOUNTS_SQL = (
+    "SELECT a.id, a.service_account, a.campaign_id, a.mode, a.cap, a.granted FROM "
+    "(SELECT f.id FROM (SELECT DISTINCT value AS account FROM json_array_elements_text(%s::json)) s "
+    "CROSS JOIN LATERAL (SELECT f.id FROM points_pointaccount f WHERE f.provider_id = %s "
+    "AND f.service_account = s.account AND f.campaign_id = ANY(%s) OFFSET 0) f "
+    "ORDER BY f.id OFFSET 0) u CROSS JOIN LATERAL "
+    "(SELECT * FROM points_pointaccount a WHERE a.id = u.id FOR UPDATE) a"
 )
 
 
@@ -87,10 +100,6 @@ def _fast_item(raw, modes, max_amount, when_cache):
     return item_id, key, kind, amount, at, hashlib.sha256(text.encode()).hexdigest()
 
 
-def _copy_text(value: str) -> str:
-    return value.translate(_COPY_ESCAPE)
-
-
 def record(provider: PaymentProvider, items: list, actor):
     """The batch path: the caller holds the retry loop (IntegrityError) and has checked the batch size."""
     from madoguchi.points import services  # services imports this module
@@ -122,11 +131,17 @@ def record(provider: PaymentProvider, items: list, actor):
         pg = cursor.cursor
         fresh: list[tuple] = []
         if valid:
-            pg.execute(_STAGING)
-            pg.execute("TRUNCATE points_ingest_staging")  # a savepoint rolled back may have left rows
+            # Every join below is meant as index probes, one per id or key: a hash or merge join would read
+            # the whole ledger or account table when the statistics are stale. SET LOCAL ends with the
+            # transaction; the former values are restored at the end, for an enclosing transaction.
+            pg.execute("SELECT current_setting('enable_hashjoin'), current_setting('enable_mergejoin')")
+            planner = pg.fetchone()
+            # The staging table may hold rows of an earlier batch in the same (enclosing) transaction.
+            pg.execute(f"SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off; {_STAGING}; "
+                       "TRUNCATE points_ingest_staging")  # fmt: skip
             buffer = io.StringIO()
-            for v in valid:
-                buffer.write(f"{_copy_text(v[1])}\t{_copy_text(v[2])}\n")
+            esc = _COPY_ESCAPE
+            buffer.write("".join([f"{v[1].translate(esc)}\t{v[2].translate(esc)}\n" for v in valid]))
             with pg.copy("COPY points_ingest_staging (external_id, account) FROM STDIN") as copy:
                 copy.write(buffer.getvalue())
             # One index probe per id (LIMIT 1 keeps the lateral subquery from being flattened into a join that
@@ -170,22 +185,14 @@ def record(provider: PaymentProvider, items: list, actor):
             account_pk: list[int] = []
             headroom: list[int] = []
             if campaigns:
-                # The accounts of the new items (an index probe per key), then lock them in primary-key order:
-                # concurrent batches touching the same accounts never deadlock, and read each other's totals.
+                # The accounts of the new items, locked in primary-key order, in one statement: a lateral
+                # subquery with OFFSET 0 is never flattened, so whatever the statistics say (a table just
+                # filled has none) it is one index probe per key, then one probe and lock per id in the
+                # sorted order. Concurrent batches touching the same accounts thus never deadlock, and each
+                # reads the other's committed totals. The keys travel as one JSON text parameter.
                 pg.execute(
-                    "SELECT a.id FROM unnest(%s::text[]) AS s(account) CROSS JOIN LATERAL "
-                    "(SELECT a.id FROM points_pointaccount a WHERE a.provider_id = %s "
-                    "AND a.service_account = s.account AND a.campaign_id = ANY(%s) OFFSET 0) a",
-                    [list({v[2] for v in fresh}), provider.pk, list(campaigns)],
-                )
-                ids = sorted(row[0] for row in pg.fetchall())
-                # A lateral FOR UPDATE subquery is never flattened: one index probe and lock per id, in the
-                # array's (ascending) order, whatever the statistics say.
-                pg.execute(
-                    "SELECT a.id, a.service_account, a.campaign_id, a.mode, a.cap, a.granted "
-                    "FROM unnest(%s::bigint[]) AS u(id) CROSS JOIN LATERAL "
-                    "(SELECT * FROM points_pointaccount a WHERE a.id = u.id FOR UPDATE) a",
-                    [ids],
+                    ACCOUNTS_SQL,
+                    [json.dumps([v[2] for v in fresh], ensure_ascii=False), provider.pk, list(campaigns)],
                 )
                 for pk, key, campaign_id, mode, cap, granted in pg.fetchall():
                     c = campaigns[campaign_id]
@@ -197,22 +204,33 @@ def record(provider: PaymentProvider, items: list, actor):
                     )
             n = len(fresh)
             status = [""] * n
-            acc = np.full(n, -1, dtype=np.int64)
-            amount = np.zeros(n, dtype=np.int64)
-            rate = np.zeros(n, dtype=np.int64)
+            acc_l, amount_l, rate_l = [-1] * n, [0] * n, [0] * n
+            not_enrolled, outside, wrong_mode = (
+                str(Status.NOT_ENROLLED), str(Status.OUTSIDE_PERIOD), str(Status.WRONG_MODE)
+            )  # fmt: skip
             for k, (_i, _id, key, kind, value, at, _fp) in enumerate(fresh):
                 candidates = accounts.get(key)
                 if not candidates:
-                    status[k] = Status.NOT_ENROLLED
+                    status[k] = not_enrolled
                     continue
-                chosen = next((a for a in candidates if a[1] <= at <= a[2]), None)
-                if chosen is None:
-                    status[k], chosen = Status.OUTSIDE_PERIOD, candidates[0]
-                elif chosen[3] != kind:
-                    status[k] = Status.WRONG_MODE
-                acc[k] = chosen[0]
+                if len(candidates) == 1:
+                    chosen = candidates[0]
+                    if not chosen[1] <= at <= chosen[2]:
+                        status[k] = outside
+                    elif chosen[3] != kind:
+                        status[k] = wrong_mode
+                else:
+                    chosen = next((a for a in candidates if a[1] <= at <= a[2]), None)
+                    if chosen is None:
+                        status[k], chosen = outside, candidates[0]
+                    elif chosen[3] != kind:
+                        status[k] = wrong_mode
+                acc_l[k] = chosen[0]
                 if not status[k]:
-                    amount[k], rate[k] = value, chosen[4]
+                    amount_l[k], rate_l[k] = value, chosen[4]
+            acc = np.array(acc_l, dtype=np.int64)
+            amount = np.array(amount_l, dtype=np.int64)
+            rate = np.array(rate_l, dtype=np.int64)
             with_account = np.flatnonzero(acc >= 0)
             points = np.zeros(n, dtype=np.int64)
             remaining = np.zeros(n, dtype=np.int64)
@@ -232,20 +250,24 @@ def record(provider: PaymentProvider, items: list, actor):
                 remaining[with_account] = after
                 raw = (amount * rate // calc.BP).tolist()
                 got_list = points.tolist()
+                granted, capped = str(Status.GRANTED), str(Status.CAPPED)
                 for k in with_account.tolist():
                     if not status[k]:
-                        status[k] = Status.GRANTED if got_list[k] == raw[k] else Status.CAPPED
+                        status[k] = granted if got_list[k] == raw[k] else capped
             points_list, remaining_list, acc_list = points.tolist(), remaining.tolist(), acc.tolist()
             stamp, buffer, when_text = now.isoformat(), io.StringIO(), {}
+            provider_pk, esc = provider.pk, _COPY_ESCAPE
+            lines = []
             for k, (i, item_id, _key, _kind, value, at, fingerprint) in enumerate(fresh):
-                s, p, r, x = str(status[k]), points_list[k], remaining_list[k], acc_list[k]
+                s, p, r, x = status[k], points_list[k], remaining_list[k], acc_list[k]
                 pk = account_pk[x] if x >= 0 else "\\N"
                 when = when_text.get(at)
                 if when is None:
                     when = when_text[at] = at.isoformat()
-                buffer.write(f"{provider.pk}\t{_TX}\t{_copy_text(item_id)}\t{fingerprint}\t{pk}\t{value}\t"
+                lines.append(f"{provider_pk}\t{_TX}\t{item_id.translate(esc)}\t{fingerprint}\t{pk}\t{value}\t"
                              f"{when}\t{s}\t{p}\t{r}\t{stamp}\t{month}\t0\n")  # fmt: skip
                 results[i] = ItemResult(item_id, s, p, r)
+            buffer.write("".join(lines))
             columns = ", ".join(services._ROW_COLUMNS)
             with pg.copy(f"COPY points_providertransaction ({columns}, clawed_back) FROM STDIN") as copy:
                 copy.write(buffer.getvalue())
@@ -255,21 +277,18 @@ def record(provider: PaymentProvider, items: list, actor):
                 np.add.at(deltas, acc[with_account], points[with_account])
                 touched = np.flatnonzero(deltas)
                 if touched.size:
-                    # Index probes per id (a hash join would read the whole table when statistics are stale);
-                    # SET LOCAL ends with the transaction, RESET-like restore below keeps the rest of it as is.
-                    pg.execute(
-                        "SELECT current_setting('enable_hashjoin'), current_setting('enable_mergejoin')"
-                    )
-                    hashjoin, mergejoin = pg.fetchone()
-                    pg.execute("SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off")
+                    # One statement for every account; ids and deltas as two comma-separated text parameters.
                     pg.execute(
                         "UPDATE points_pointaccount AS a SET granted = a.granted + d.delta "
-                        "FROM unnest(%s::bigint[], %s::integer[]) AS d(id, delta) WHERE a.id = d.id",
-                        [[account_pk[x] for x in touched.tolist()], deltas[touched].tolist()],
-                    )
-                    pg.execute("SELECT set_config('enable_hashjoin', %s, true), set_config('enable_mergejoin', %s, true)",
-                               [hashjoin, mergejoin])  # fmt: skip
+                        "FROM unnest(string_to_array(%s, ',')::bigint[], string_to_array(%s, ',')::integer[]) "
+                        "AS d(id, delta) WHERE a.id = d.id",
+                        [",".join(map(str, np.asarray(account_pk, dtype=np.int64)[touched].tolist())),
+                         ",".join(map(str, deltas[touched].tolist()))],
+                    )  # fmt: skip
                 points_total = int(deltas.sum())
+        if valid:
+            pg.execute("SELECT set_config('enable_hashjoin', %s, true), set_config('enable_mergejoin', %s, true)",
+                       list(planner))  # fmt: skip
         if rows_written:
             audit.record(actor=actor or audit.Actor("provider", str(provider.pk), provider.code),
                          action="points.transactions_record", target=provider,

@@ -5,13 +5,18 @@ loopback, load from separate client processes; beside it `pgbench -N` on the sam
 Target (issue 4): >= 1,000 grants/s sustained with p99 <= 50 ms, and >= 0.2 of the pgbench -N TPS.
 
     .venv/bin/python bench/points_online.py [--seconds 15] [--clients 8] [--workers 4] [--accounts 20000]
+    .venv/bin/python bench/points_online.py --profile-only 500   # one request path in-process: statements, CPU
 """
 
 import argparse
+import collections
+import cProfile
 import http.client
+import io
 import json
 import multiprocessing
 import os
+import pstats
 import re
 import signal
 import subprocess
@@ -53,6 +58,84 @@ def client(args) -> tuple[int, list[float]]:
     return granted, latencies
 
 
+PROFILE_GROUPS = [("psycopg", "psycopg"), ("django/db/", "django ORM and db backend"), ("pydantic", "pydantic"),
+                  ("/ninja/", "ninja"), ("/django/", "django (handler, middleware, urls, http)"),
+                  ("/src/madoguchi/", "madoguchi"), ("/whitenoise/", "whitenoise"), ("/django_otp/", "django_otp")]  # fmt: skip
+
+
+def _grouped(stats: pstats.Stats) -> dict[str, float]:
+    """Own time (tottime) per library, in seconds."""
+    total: dict[str, float] = collections.defaultdict(float)
+    for (filename, _line, _name), (_cc, _nc, tottime, _ct, _callers) in stats.stats.items():
+        group = next((label for part, label in PROFILE_GROUPS if part in filename), None)
+        if group is None:
+            group = "built-ins (C)" if filename == "~" else "python stdlib"
+        total[group] += tottime
+    return dict(sorted(total.items(), key=lambda kv: -kv[1]))
+
+
+def profile(key: str, n: int, accounts: int) -> dict:
+    """One grant per request through the project's WSGI handler (as gunicorn calls it), in this process,
+    single-threaded: time and CPU per request, the statements of one request, and a cProfile (CPU) grouped by
+    library. No HTTP parsing and no gunicorn; cProfile inflates the figures."""
+    from django.db import connection
+
+    from madoguchi.conf.wsgi import application
+
+    at = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
+
+    def post(i: int) -> None:
+        body = json.dumps([{"id": f"p{i}", "account": f"acct{(i * 104729) % accounts}", "kind": "charge",
+                            "amount": 1000 + i % 5000, "occurred_at": at}]).encode()  # fmt: skip
+        environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/api/v1/points/transactions", "QUERY_STRING": "",
+                   "SCRIPT_NAME": "", "SERVER_NAME": "127.0.0.1", "SERVER_PORT": str(PORT), "HTTP_HOST": "127.0.0.1",
+                   "SERVER_PROTOCOL": "HTTP/1.1", "CONTENT_TYPE": "application/json",
+                   "HTTP_AUTHORIZATION": f"Bearer {key}", "CONTENT_LENGTH": str(len(body)),
+                   "wsgi.input": io.BytesIO(body), "wsgi.errors": sys.stderr, "wsgi.url_scheme": "http",
+                   "wsgi.version": (1, 0), "wsgi.multithread": False, "wsgi.multiprocess": True,
+                   "wsgi.run_once": False}  # fmt: skip
+        status = []
+        response = application(environ, lambda s, h, exc_info=None: status.append(s))
+        payload = b"".join(response)
+        response.close()
+        if not status[0].startswith("200") or b'"granted"' not in payload:
+            raise RuntimeError(f"{status[0]}: {payload[:300]!r}")
+
+    for i in range(50):
+        post(-100 - i)
+    started, cpu0 = time.perf_counter(), time.process_time()
+    for i in range(n):
+        post(i)
+    whole_ms = (time.perf_counter() - started) / n * 1000
+    whole_cpu_ms = (time.process_time() - cpu0) / n * 1000
+    statements: list[str] = []
+
+    def log(execute, sql, params, many, context):
+        statements.append(sql[:160])
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(log):
+        post(-1)
+    profiler = cProfile.Profile(time.process_time)
+    profiler.enable()
+    for i in range(n):
+        post(100_000 + i)
+    profiler.disable()
+    stream = io.StringIO()
+    stats = pstats.Stats(profiler, stream=stream)
+    stats.sort_stats("tottime").print_stats(25)
+    stats.sort_stats("cumulative").print_stats(r"madoguchi|ninja|handlers|middleware", 40)
+    return {
+        "requests": n,
+        "whole_request_ms": round(whole_ms, 3),
+        "whole_request_cpu_ms": round(whole_cpu_ms, 3),
+        "statements_per_request": len(statements),
+        "request_statements": statements + ["(and BEGIN / COMMIT, which psycopg sends itself)"],
+        "cpu_ms_by_library": {k: round(v / n * 1000, 3) for k, v in _grouped(stats).items()},
+        "cprofile": stream.getvalue(),
+    }
+
+
 def pgbench(base: str, seconds: int, clients: int) -> float:
     db = f"madoguchi_pgbench_{os.getpid()}"
     subprocess.run(["psql", base + "/postgres", "-qc", f'CREATE DATABASE "{db}"'], check=True)  # noqa: S603, S607
@@ -66,60 +149,118 @@ def pgbench(base: str, seconds: int, clients: int) -> float:
         subprocess.run(drop, check=False)  # noqa: S603, S607
 
 
+_general = None
+
+
+def general_application(environ, start_response):
+    """The server of `--compare`: the same application with the one-item path of transactions_record off (every
+    request takes the general row-by-row path: known-id SELECT, lock, INSERT, UPDATE)."""
+    global _general
+    if _general is None:
+        from madoguchi.conf.wsgi import application
+        from madoguchi.points import services
+
+        services.ONE_ITEM_FAST_PATH = False
+        _general = application
+    return _general(environ, start_response)
+
+
+def _uptime() -> str:
+    """Load averages (1, 5, 15 min) now, in UTC (Django sets TZ for this process)."""
+    with open("/proc/loadavg") as f:
+        load = " ".join(f.read().split()[:3])
+    return f"{time.strftime('%H:%M:%S', time.gmtime())} UTC load average {load}"
+
+
+def measure(app: str, key: str, args, offset: int) -> dict:
+    """Serve `app` with gunicorn (sync workers), warm up 2 s, then `args.clients` client processes for
+    `args.seconds`; the server is stopped after."""
+    env = {**os.environ, "DEBUG": "false", "ALLOWED_HOSTS": "127.0.0.1,localhost", "LOG_LEVEL": "WARNING",
+           "PYTHONPATH": f"{ROOT / 'src'}:{ROOT / 'bench'}", "DATABASE_CONN_MAX_AGE": "600"}  # fmt: skip
+    server = subprocess.Popen(  # noqa: S603
+        [sys.executable, "-m", "gunicorn", app, "-b", f"127.0.0.1:{PORT}",
+         "-w", str(args.workers), "--log-level", "warning"], env=env, start_new_session=True)  # fmt: skip
+    try:
+        for _ in range(100):
+            try:
+                http.client.HTTPConnection("127.0.0.1", PORT, timeout=1).request("GET", "/healthz")
+                break
+            except OSError:
+                time.sleep(0.2)
+        with multiprocessing.Pool(args.clients) as pool:
+            warm = [(offset + 50 + w, key, 2, args.accounts) for w in range(args.clients)]
+            pool.map(client, warm)
+            started = time.monotonic()
+            outcomes = pool.map(
+                client, [(offset + w, key, args.seconds, args.accounts) for w in range(args.clients)]
+            )
+            elapsed = time.monotonic() - started
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=20)
+    latencies = sorted(x for _, lat in outcomes for x in lat)
+    grants = sum(g for g, _ in outcomes)
+    return {
+        "seconds": round(elapsed, 1),
+        "requests": len(latencies),
+        "grants": grants,
+        "grants_per_second": round(grants / elapsed, 1),
+        "p50_ms": round(latencies[len(latencies) // 2] * 1000, 1),
+        "p99_ms": round(latencies[int(len(latencies) * 0.99)] * 1000, 1),
+    }
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--accounts", type=int, default=20_000)
+    parser.add_argument("--profile-only", type=int, default=0, metavar="N",
+                        help="only profile N requests in-process (statements, CPU by library); no file written")  # fmt: skip
+    parser.add_argument("--compare", action="store_true",
+                        help="also serve with the one-item path of transactions_record off, rounds alternating")  # fmt: skip
+    parser.add_argument("--rounds", type=int, default=1)
     args = parser.parse_args()
     base = BASE_URL
-    server = None
-    with throwaway_databases("online") as url:
-        try:
+    uptime_before = _uptime()
+    if args.profile_only:
+        with throwaway_databases("online") as url:
             key = prepare(url, args.accounts)
-            from django.db import connections
+            found = profile(key, args.profile_only, args.accounts)
+        print(found.pop("cprofile"))
+        print(json.dumps(found, indent=2, ensure_ascii=False))
+        return
+    paths = ["one_item_path", "general_path"] if args.compare else ["one_item_path"]
+    runs: dict[str, list[dict]] = {p: [] for p in paths}
+    with throwaway_databases("online") as url:
+        key = prepare(url, args.accounts)
+        from django.db import connections
 
-            connections.close_all()
-            env = {**os.environ, "DEBUG": "false", "ALLOWED_HOSTS": "127.0.0.1,localhost", "LOG_LEVEL": "WARNING",
-                   "PYTHONPATH": str(ROOT / "src"), "DATABASE_CONN_MAX_AGE": "600"}  # fmt: skip
-            server = subprocess.Popen(  # noqa: S603
-                [sys.executable, "-m", "gunicorn", "madoguchi.conf.wsgi:application", "-b", f"127.0.0.1:{PORT}",
-                 "-w", str(args.workers), "--log-level", "warning"], env=env, start_new_session=True)  # fmt: skip
-            for _ in range(100):
-                try:
-                    http.client.HTTPConnection("127.0.0.1", PORT, timeout=1).request("GET", "/healthz")
-                    break
-                except OSError:
-                    time.sleep(0.2)
-            with multiprocessing.Pool(args.clients) as pool:
-                pool.map(client, [(w + 1000, key, 2, args.accounts) for w in range(args.clients)])  # warm-up
-                started = time.monotonic()
-                outcomes = pool.map(
-                    client, [(w, key, args.seconds, args.accounts) for w in range(args.clients)]
+        connections.close_all()
+        for r in range(args.rounds):
+            for path in paths:
+                app = (
+                    "madoguchi.conf.wsgi:application"
+                    if path == "one_item_path"
+                    else "points_online:general_application"
                 )
-                elapsed = time.monotonic() - started
-        finally:
-            if server is not None:
-                os.killpg(server.pid, signal.SIGTERM)
-                server.wait(timeout=20)
+                runs[path].append(measure(app, key, args, offset=100 * (len(paths) * r + paths.index(path))))
     tps = pgbench(base, args.seconds, args.clients)
-    latencies = sorted(x for _, lat in outcomes for x in lat)
-    requests_done = len(latencies)
-    grants = sum(g for g, _ in outcomes)
+    best = {p: max(rs, key=lambda x: x["grants_per_second"]) for p, rs in runs.items()}
     result = {
         "benchmark": "points_online",
         "gunicorn_workers": args.workers,
         "client_processes": args.clients,
-        "seconds": round(elapsed, 1),
-        "requests": requests_done,
-        "grants": grants,
-        "grants_per_second": round(grants / elapsed, 1),
-        "p50_ms": round(latencies[len(latencies) // 2] * 1000, 1),
-        "p99_ms": round(latencies[int(len(latencies) * 0.99)] * 1000, 1),
+        **best["one_item_path"],
         "pgbench_N_tps": tps,
-        "ratio_vs_pgbench": round(grants / elapsed / tps, 3),
+        "ratio_vs_pgbench": round(best["one_item_path"]["grants_per_second"] / tps, 3),
+        "uptime_before": uptime_before,
+        "uptime_after": _uptime(),
     }
+    if args.compare:
+        result["runs"] = runs
+        result["general_path_best"] = best["general_path"]
     print(json.dumps(result, indent=2))
     (ROOT / "bench" / "results" / "points_online.json").write_text(json.dumps(result, indent=2) + "\n")
 

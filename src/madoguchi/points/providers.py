@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import json
 import secrets
+import threading
 from dataclasses import dataclass
 
 import requests
@@ -30,8 +31,21 @@ def sign(body: bytes, secret: str) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
+_local = threading.local()
+
+
+def _session() -> requests.Session:
+    """One HTTP session per thread: the connection to a provider is kept alive between callbacks (a new TCP
+    connection and a new `requests.Session` per application cost more than the callback itself). Sessions
+    are not shared between threads."""
+    session = getattr(_local, "session", None)
+    if session is None:
+        session = _local.session = requests.Session()
+    return session
+
+
 def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
-    response = requests.post(url, data=body, headers=headers, timeout=TIMEOUT, allow_redirects=False)
+    response = _session().post(url, data=body, headers=headers, timeout=TIMEOUT, allow_redirects=False)
     return response.status_code, response.content
 
 

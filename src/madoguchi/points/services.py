@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
-from madoguchi.core import audit
+from madoguchi.core import audit, fastsql
 from madoguchi.identity import resident_services
 from madoguchi.identity.models import Resident, ResidentCertificate
 from madoguchi.points import calc, ingest, providers
@@ -102,7 +102,19 @@ class ApplicationRequest:
     security_code: str
 
 
-def _check_application(resident: Resident, campaign: Campaign, req: ApplicationRequest) -> str:
+def _application_facts(
+    campaign: Campaign, resident: Resident, provider: PaymentProvider
+) -> tuple[bool, bool, bool]:
+    """(provider takes part and is active, resident reserved, resident already applied) in one SELECT."""
+    with connection.cursor() as cursor:
+        cursor.execute(_FACTS_SQL, [campaign.pk, provider.pk, True, campaign.pk, resident.pk, campaign.pk,
+                                    resident.pk])  # fmt: skip
+        eligible, reserved, applied = cursor.fetchone()
+    return bool(eligible), bool(reserved), bool(applied)
+
+
+def _check_application(resident: Resident, campaign: Campaign, req: ApplicationRequest) -> tuple[str, bool]:
+    """The account as entered (stripped) and whether the resident has applied already, or a PointsError."""
     account = req.service_account.strip()
     if not account or len(account) > 64:
         raise PointsError("account_required", _("Enter the payment service ID (決済サービスID)."))
@@ -110,7 +122,8 @@ def _check_application(resident: Resident, campaign: Campaign, req: ApplicationR
         raise PointsError("account_mismatch", _("The two payment service IDs you entered do not match."))
     if not req.security_code.strip():
         raise PointsError("security_code_required", _("Enter the security code of the payment service."))
-    if not campaign.providers.filter(pk=req.provider.pk, active=True).exists():
+    eligible, reserved, applied = _application_facts(campaign, resident, req.provider)
+    if not eligible:
         raise PointsError(
             "provider_not_eligible", _("This payment service does not take part in the campaign.")
         )
@@ -123,12 +136,9 @@ def _check_application(resident: Resident, campaign: Campaign, req: ApplicationR
         raise PointsError("application_closed", _("Applications for this campaign are not open now."))
     if not resident.mykey_id:
         raise PointsError("no_mykey_id", _("Set up your MyKey ID first."))
-    if (
-        campaign.kind == Campaign.Kind.PREMIUM
-        and not Reservation.objects.filter(campaign=campaign, resident=resident).exists()
-    ):
+    if campaign.kind == Campaign.Kind.PREMIUM and not reserved:
         raise PointsError("not_reserved", _("Reserve first (予約), then apply."))
-    return account
+    return account, applied
 
 
 def application_submit(
@@ -136,10 +146,11 @@ def application_submit(
     representative: Resident | None = None,
 ) -> Application:  # fmt: skip
     """申込み: final and irrevocable. The provider confirms the account over HTTP first (outside the database
-    transaction); then the campaign row is locked, the cap is reserved from the budget, and the UNIQUE
-    constraints refuse a second application or an account already registered by someone else."""
-    account = _check_application(resident, campaign, request)
-    if Application.objects.filter(campaign=campaign, resident=resident).exists():
+    transaction); then the application and its point account are written, and the cap is reserved from the
+    budget with one conditional UPDATE of the campaign row; the UNIQUE constraints refuse a second
+    application or an account already registered by someone else, the CHECK a budget overrun."""
+    account, applied = _check_application(resident, campaign, request)
+    if applied:
         raise PointsError(
             "already_applied", _("You have already applied for this campaign; it cannot be changed.")
         )
@@ -154,30 +165,31 @@ def application_submit(
                           _("The payment service did not confirm this account and security code. Check them and try again."))  # fmt: skip
     try:
         with transaction.atomic():
-            application = Application.objects.create(
+            # fastsql: the launch rush's INSERTs, built once (see core/fastsql.py), the same rows as create().
+            application = fastsql.insert(Application(
                 campaign=campaign, resident=resident, provider=request.provider, mode=request.mode,
                 service_account=account, representative=representative, desk_session=desk,
-                clerk=desk.clerk if desk is not None else None,
-                municipality=desk.municipality if desk is not None else resident.municipality,
-            )  # fmt: skip
-            PointAccount.objects.create(
+                clerk_id=desk.clerk_id if desk is not None else None,
+                municipality_id=desk.municipality_id if desk is not None else resident.municipality_id,
+            ))  # fmt: skip
+            fastsql.insert(PointAccount(
                 application=application, campaign=campaign, provider=request.provider, service_account=account,
                 mode=request.mode, cap=campaign.cap,
-            )  # fmt: skip
-            # Reserve the cap from the budget last, with one conditional UPDATE: the campaign row is locked only
-            # from here to the commit (the launch-rush hot spot), and the CHECK constraint backs it up.
-            reserved = Campaign.objects.filter(
-                pk=campaign.pk, reserved_budget__lte=F("budget") - F("cap")
-            ).update(reserved_budget=F("reserved_budget") + F("cap"))
+            ))  # fmt: skip
+            _audit(actor=actor, action="points.application_submit", target=application, desk=desk,
+                   stream=audit.sharded_stream(f"c{campaign.pk}", str(resident.pk)),
+                   details={"campaign": campaign.code, "provider": request.provider.code, "mode": request.mode,
+                            "representative": representative.pk if representative else None})  # fmt: skip
+            # Reserve the cap from the budget last, with one conditional UPDATE: the campaign row (the launch
+            # rush's one hot row) is locked only from here to the commit, and the CHECK constraint backs it up.
+            with connection.cursor() as cursor:
+                cursor.execute(_RESERVE_SQL, [campaign.pk])
+                reserved = cursor.rowcount
             if not reserved:
                 raise PointsError(
                     "budget_exhausted",
                     _("The campaign's budget is fully reserved; no more applications are accepted."),
                 )
-            _audit(actor=actor, action="points.application_submit", target=application, desk=desk,
-                   stream=audit.sharded_stream(f"c{campaign.pk}", str(resident.pk)),
-                   details={"campaign": campaign.code, "provider": request.provider.code, "mode": request.mode,
-                            "representative": representative.pk if representative else None})  # fmt: skip
     except IntegrityError:
         if Application.objects.filter(campaign=campaign, resident=resident).exists():
             raise PointsError(
@@ -391,6 +403,65 @@ def child_application_submit(
         raise
 
 
+# --- Plain SQL on the provider API's hot path ----------------------------------------------------------------
+# Every provider request authenticates its key and most carry one or a few transactions; building those few
+# statements through the ORM cost more CPU than the database spends on them (bench/points_online.py
+# --profile-only). The statements below are written once; column and table names come from the models.
+class _Reader:
+    """Turns a row of `fields` (as a plain cursor returns it) into Python values with the same converters the
+    ORM applies (JSON, SQLite's text datetimes, booleans …), built once per database vendor."""
+
+    def __init__(self, model, names: list[str]):
+        self.model = model
+        self.fields = [model._meta.get_field(n) for n in names]
+        self._converters: dict[str, list] = {}
+
+    def columns(self, alias: str) -> str:
+        return ", ".join(f"{alias}.{connection.ops.quote_name(f.column)}" for f in self.fields)
+
+    def values(self, row) -> list:
+        converters = self._converters.get(connection.vendor)
+        if converters is None:
+            converters = self._converters[connection.vendor] = [
+                (f.get_col(self.model._meta.db_table),
+                 connection.ops.get_db_converters(f.get_col(self.model._meta.db_table)) + f.get_db_converters(connection))
+                for f in self.fields
+            ]  # fmt: skip
+        out = []
+        for value, (col, funcs) in zip(row, converters, strict=True):
+            for func in funcs:
+                value = func(value, col, connection)
+            out.append(value)
+        return out
+
+    def instance(self, row):
+        """A model instance loaded from the database (`Model.from_db`), as a queryset would give it."""
+        return self.model.from_db(connection.alias, [f.attname for f in self.fields], self.values(row))
+
+
+def _table(model) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+_PROVIDER = _Reader(PaymentProvider, [f.name for f in PaymentProvider._meta.concrete_fields])
+_KEY_SQL = (
+    f"SELECT k.key_hash, {_PROVIDER.columns('p')} FROM {_table(ProviderApiKey)} k "  # noqa: S608 (model names)
+    f"JOIN {_table(PaymentProvider)} p ON p.id = k.provider_id "
+    "WHERE k.prefix = %s AND k.revoked_at IS NULL AND p.active = %s"
+)
+_FACTS_SQL = (
+    f"SELECT EXISTS (SELECT 1 FROM {_table(Campaign.providers.through)} cp "  # noqa: S608 (model names)
+    f"JOIN {_table(PaymentProvider)} p ON p.id = cp.paymentprovider_id "
+    "WHERE cp.campaign_id = %s AND p.id = %s AND p.active = %s), "
+    f"EXISTS (SELECT 1 FROM {_table(Reservation)} WHERE campaign_id = %s AND resident_id = %s), "
+    f"EXISTS (SELECT 1 FROM {_table(Application)} WHERE campaign_id = %s AND resident_id = %s)"
+)
+_RESERVE_SQL = (
+    f"UPDATE {_table(Campaign)} SET reserved_budget = reserved_budget + cap "  # noqa: S608
+    "WHERE id = %s AND reserved_budget <= budget - cap"
+)
+
+
 # --- Provider API keys -------------------------------------------------------------------------------------
 def api_key_issue(*, provider: PaymentProvider, actor) -> str:
     """A new key `mpk_<prefix>_<secret>`, returned once; only its SHA-256 is kept."""
@@ -415,19 +486,19 @@ def api_key_revoke(*, key: ProviderApiKey, actor) -> None:
 
 
 def provider_for_key(key: str) -> PaymentProvider | None:
+    """The active provider of an unrevoked key, else None. Runs on every provider API request: one plain
+    SELECT (key and provider joined), the provider built from its row as the ORM would (see `_Reader`)."""
     parts = key.split("_")
     if len(parts) < 3 or parts[0] != "mpk":
         return None
-    record = (
-        ProviderApiKey.objects.select_related("provider")
-        .filter(prefix=parts[1], revoked_at__isnull=True, provider__active=True)
-        .first()
-    )
-    if record is None:
+    with connection.cursor() as cursor:
+        cursor.execute(_KEY_SQL, [parts[1], True])
+        found = cursor.fetchone()
+    if found is None:
         return None
-    if not hmac.compare_digest(record.key_hash, hashlib.sha256(key.encode()).hexdigest()):
+    if not hmac.compare_digest(found[0], hashlib.sha256(key.encode()).hexdigest()):
         return None
-    return record.provider
+    return _PROVIDER.instance(found[1:])
 
 
 # --- Transactions ------------------------------------------------------------------------------------------
@@ -492,46 +563,103 @@ def _parse_transaction(raw: dict) -> _Item | ItemResult:
 @dataclass
 class _Account:
     pk: int
-    campaign: Campaign
     mode: str
     cap: int
     granted: int
+    rate_bp: int
+    earning_starts_at: datetime
+    earning_ends_at: datetime
 
 
 _ROW_COLUMNS = ("provider_id", "kind", "external_id", "fingerprint", "account_id", "amount", "occurred_at",
                 "status", "points", "remaining", "recorded_at", "month")  # fmt: skip
+_INSERT_ROWS = 500  # rows per multi-row INSERT (12 parameters each; SQLite allows 32,766 per statement)
+_TX_TABLE = _table(ProviderTransaction)
+_ACCOUNT_TABLE = _table(PointAccount)
+_KNOWN_SQL = (
+    f"SELECT external_id, fingerprint, status, points, remaining FROM {_TX_TABLE} "  # noqa: S608 (model names)
+    "WHERE provider_id = %s AND kind = %s AND external_id IN ({})"
+)
+_CAMPAIGN_PROVIDERS = Campaign.providers.through
+_LOCK_ACCOUNTS = _Reader(PointAccount, ["id", "service_account", "mode", "cap", "granted"])
+_LOCK_WINDOW = _Reader(Campaign, ["rate_bp", "earning_starts_at", "earning_ends_at"])
+# The provider's accounts in its premium campaigns, locked in primary-key order (FOR UPDATE OF the account rows
+# only: the campaign row is read, never locked, so grants of different residents do not queue on it).
+_LOCK_SQL = (
+    f"SELECT {_LOCK_ACCOUNTS.columns('a')}, {_LOCK_WINDOW.columns('c')} FROM {_ACCOUNT_TABLE} a "  # noqa: S608
+    f"JOIN {_table(Campaign)} c ON c.id = a.campaign_id "
+    f"WHERE a.provider_id = %s AND c.kind = %s AND a.service_account IN ({{}}) AND EXISTS (SELECT 1 FROM "
+    f"{_table(_CAMPAIGN_PROVIDERS)} cp WHERE cp.campaign_id = c.id AND cp.paymentprovider_id = a.provider_id) "
+    "ORDER BY a.id"
+)
+_GRANT_SQL = f"UPDATE {_ACCOUNT_TABLE} SET granted = granted + %s WHERE id = %s"  # noqa: S608
+
+
+def _placeholders(n: int) -> str:
+    return ", ".join(["%s"] * n)
+
+
+def _lock_accounts(cursor, provider_pk: int, keys: set[str]) -> dict[str, list[_Account]]:
+    """The provider's premium-campaign accounts with these 決済サービスID, locked (inside the caller's
+    transaction) in primary-key order, with their campaign's rate and earning window."""
+    features = connection.features
+    sql = _LOCK_SQL.format(_placeholders(len(keys)))
+    if features.has_select_for_update:
+        if not features.has_select_for_update_of:  # pragma: no cover — PostgreSQL and SQLite only
+            raise NotImplementedError("grants need SELECT … FOR UPDATE OF on this database")
+        sql += " FOR UPDATE OF a"
+    cursor.execute(sql, [provider_pk, Campaign.Kind.PREMIUM, *sorted(keys)])
+    found: dict[str, list[_Account]] = {}
+    width = len(_LOCK_ACCOUNTS.fields)
+    for row in cursor.fetchall():
+        pk, key, mode, cap, granted = _LOCK_ACCOUNTS.values(row[:width])
+        rate_bp, starts, ends = _LOCK_WINDOW.values(row[width:])
+        found.setdefault(key, []).append(_Account(pk, mode, cap, granted, rate_bp, starts, ends))
+    return found
 
 
 def _persist(rows: list[tuple], deltas: dict[int, int]) -> None:
     """Write ledger rows and add each account's new points, inside the caller's transaction.
 
-    PostgreSQL: COPY for the rows and one UPDATE … FROM unnest() for the accounts (the set-based path that
-    batch ingestion needs); elsewhere the ORM. The accounts are already locked by the caller. The UNIQUE
-    (provider, kind, external_id) constraint still refuses a second answer for one id, whichever path.
+    Multi-row INSERTs (one statement for a small batch) and one UPDATE per changed account; on PostgreSQL a
+    larger batch takes COPY and one UPDATE … FROM unnest(). The accounts are already locked by the caller. The
+    UNIQUE (provider, kind, external_id) constraint still refuses a second answer for one id, whichever path.
     """
     if not rows and not deltas:
         return
-    if connection.vendor == "postgresql":
-        columns = ", ".join(_ROW_COLUMNS)
-        with connection.cursor() as cursor, connection.wrap_database_errors:
-            if rows:
-                with cursor.cursor.copy(
-                    f"COPY points_providertransaction ({columns}, clawed_back) FROM STDIN"
-                ) as copy:
-                    for row in rows:
-                        copy.write_row((*row, 0))
-            if deltas:
+    columns = ", ".join((*_ROW_COLUMNS, "clawed_back"))
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql" and len(rows) > 20:
+            with (
+                connection.wrap_database_errors,
+                cursor.cursor.copy(f"COPY {_TX_TABLE} ({columns}) FROM STDIN") as copy,
+            ):
+                for row in rows:
+                    copy.write_row((*row, 0))
+        else:
+            for start in range(0, len(rows), _INSERT_ROWS):
+                chunk = rows[start : start + _INSERT_ROWS]
+                values = ", ".join([f"({_placeholders(len(_ROW_COLUMNS))}, 0)"] * len(chunk))
                 cursor.execute(
-                    "UPDATE points_pointaccount AS a SET granted = a.granted + d.delta "
-                    "FROM unnest(%s::bigint[], %s::integer[]) AS d(id, delta) WHERE a.id = d.id",
-                    [list(deltas), list(deltas.values())],
+                    f"INSERT INTO {_TX_TABLE} ({columns}) VALUES {values}",  # noqa: S608 (model names)
+                    [_db_value(v) for row in chunk for v in row],
                 )
-        return
-    ProviderTransaction.objects.bulk_create(
-        [ProviderTransaction(**dict(zip(_ROW_COLUMNS, row, strict=True))) for row in rows], batch_size=2000
-    )
-    for pk, delta in deltas.items():
-        PointAccount.objects.filter(pk=pk).update(granted=F("granted") + delta)
+        if connection.vendor == "postgresql" and len(deltas) > 1:
+            cursor.execute(
+                f"UPDATE {_ACCOUNT_TABLE} AS a SET granted = a.granted + d.delta "  # noqa: S608
+                "FROM unnest(%s::bigint[], %s::integer[]) AS d(id, delta) WHERE a.id = d.id",
+                [list(deltas), list(deltas.values())],
+            )
+        else:
+            for pk, delta in deltas.items():
+                cursor.execute(_GRANT_SQL, [delta, pk])
+
+
+def _db_value(value):
+    """Datetimes as the database backend stores them (SQLite keeps text in UTC); everything else as is."""
+    if isinstance(value, datetime):
+        return connection.ops.adapt_datetimefield_value(value)
+    return value
 
 
 def _stored_answer(tx: ProviderTransaction) -> ItemResult:
@@ -563,22 +691,102 @@ def transactions_record(*, provider: PaymentProvider, items: list, actor=None) -
     raise AssertionError("unreachable")
 
 
+def _answer(item: _Item, candidates: list[_Account] | None) -> tuple[str, _Account | None, int, int]:
+    """(status, account, points, remaining) of one new item against the locked accounts of its 決済サービスID,
+    in recording order: the account's running total is advanced by the points granted."""
+    status, account, points, remaining = "", None, 0, 0
+    if not candidates:
+        return str(Status.NOT_ENROLLED), None, 0, 0
+    account = next(
+        (a for a in candidates if a.earning_starts_at <= item.occurred_at <= a.earning_ends_at), None
+    )
+    if account is None:
+        status, account = Status.OUTSIDE_PERIOD, candidates[0]
+    elif account.mode != item.kind:
+        status = Status.WRONG_MODE
+    if not status:
+        raw = calc.premium(item.amount, account.rate_bp)
+        points = calc.grant(item.amount, account.rate_bp, account.cap - account.granted)
+        status = Status.GRANTED if points == raw else Status.CAPPED
+        account.granted += points
+    remaining = account.cap - account.granted
+    return str(status), account, points, remaining
+
+
+# The one-item request on PostgreSQL (the online grant): see `_record_one`.
+ONE_ITEM_FAST_PATH = True
+_ONE_ROW_SQL = (
+    f"INSERT INTO {_TX_TABLE} ({', '.join(_ROW_COLUMNS)}, clawed_back) "  # noqa: S608 (model names)
+    f"VALUES ({_placeholders(len(_ROW_COLUMNS))}, 0) ON CONFLICT (provider_id, kind, external_id) DO NOTHING "
+    "RETURNING id"
+)
+_ONE_GRANT_SQL = (
+    f"WITH ledger AS ({_ONE_ROW_SQL}) UPDATE {_ACCOUNT_TABLE} SET granted = granted + %s "  # noqa: S608
+    "WHERE id = %s AND EXISTS (SELECT FROM ledger) RETURNING id"
+)
+
+
+def _record_one(provider: PaymentProvider, item: _Item, actor) -> ItemResult:
+    """One valid item on PostgreSQL: the account locked, then the ledger row and the account's new total in
+    one statement, then the audit record (2 statements + 3 of the audit instead of 4 + 3).
+
+    Idempotency without a look-up first: the INSERT does nothing when the id is recorded already (ON CONFLICT
+    on UNIQUE (provider, kind, external_id); a concurrent request's uncommitted row is waited for), the
+    account UPDATE runs only if the row was inserted, and only then is the stored answer read — the same
+    answer or `conflict`, nothing written, no audit record, as on the general path."""
+    now = timezone.now()
+    with transaction.atomic(), connection.cursor() as cursor:
+        accounts = _lock_accounts(cursor, provider.pk, {item.account})
+        status, account, points, remaining = _answer(item, accounts.get(item.account))
+        row = [provider.pk, ProviderTransaction.Kind.TRANSACTION, item.id, item.fingerprint,
+               account.pk if account else None, item.amount, item.occurred_at, status, points, remaining, now,
+               _month(now)]  # fmt: skip
+        if points:
+            cursor.execute(_ONE_GRANT_SQL, [*row, points, account.pk])
+        else:
+            cursor.execute(_ONE_ROW_SQL, row)
+        if cursor.fetchone() is None:  # recorded before: its first answer, or a conflict
+            cursor.execute(
+                _KNOWN_SQL.format("%s"), [provider.pk, ProviderTransaction.Kind.TRANSACTION, item.id]
+            )
+            earlier = cursor.fetchone()
+            if earlier is None:  # pragma: no cover — the conflicting row has gone: retried by the caller
+                raise IntegrityError("provider transaction id conflict without a stored row")
+            if earlier[1] != item.fingerprint:
+                return ItemResult(
+                    item.id, "conflict", message=_("this id was sent before with other content")
+                )
+            return ItemResult(item.id, earlier[2], max(earlier[3], 0), earlier[4])
+        audit.record(actor=actor or audit.Actor("provider", str(provider.pk), provider.code),
+                     action="points.transactions_record", target=provider,
+                     stream=audit.sharded_stream(f"p{provider.pk}", item.id),
+                     details={"items": 1, "recorded": 1, "points": points})  # fmt: skip
+    return ItemResult(item.id, status, points, remaining)
+
+
 def _transactions_record(provider: PaymentProvider, items: list, actor) -> list[ItemResult]:
     # PostgreSQL and a large batch: the set-based path of points/ingest.py (same answers).
     if ingest.applies(items):
         return ingest.record(provider, items, actor)
     parsed = [_parse_transaction(raw) for raw in items]
+    if (
+        len(parsed) == 1
+        and isinstance(parsed[0], _Item)
+        and connection.vendor == "postgresql"
+        and ONE_ITEM_FAST_PATH
+    ):
+        return [_record_one(provider, parsed[0], actor)]
     results: list[ItemResult | None] = [p if isinstance(p, ItemResult) else None for p in parsed]
     valid = [(i, p) for i, p in enumerate(parsed) if isinstance(p, _Item)]
     now = timezone.now()
     with transaction.atomic():
-        existing = {
-            row[0]: row
-            for row in ProviderTransaction.objects.filter(
-                provider=provider, kind=ProviderTransaction.Kind.TRANSACTION,
-                external_id__in=[p.id for _, p in valid],
-            ).values_list("external_id", "fingerprint", "status", "points", "remaining")
-        }  # fmt: skip
+        existing = {}
+        if valid:
+            ids = {p.id for _, p in valid}
+            with connection.cursor() as cursor:
+                cursor.execute(_KNOWN_SQL.format(_placeholders(len(ids))),
+                               [provider.pk, ProviderTransaction.Kind.TRANSACTION, *ids])  # fmt: skip
+                existing = {row[0]: row for row in cursor.fetchall()}
         seen: dict[str, _Item] = {}
         fresh: list[tuple[int, _Item]] = []
         for i, item in valid:
@@ -601,51 +809,20 @@ def _transactions_record(provider: PaymentProvider, items: list, actor) -> list[
 
         accounts_by_key: dict[str, list[_Account]] = {}
         if fresh:
-            campaigns = {
-                c.pk: c for c in Campaign.objects.filter(kind=Campaign.Kind.PREMIUM, providers=provider)
-            }
-            # Lock in primary-key order: concurrent batches that touch the same accounts must not deadlock.
-            locked = (
-                PointAccount.objects.filter(provider=provider, campaign_id__in=list(campaigns),
-                                            service_account__in={item.account for _, item in fresh})
-                .order_by("pk")
-                .select_for_update()
-                .values_list("pk", "service_account", "campaign_id", "mode", "cap", "granted")
-            )  # fmt: skip
-            for pk, key, campaign_id, mode, cap, granted in locked:
-                accounts_by_key.setdefault(key, []).append(
-                    _Account(pk, campaigns[campaign_id], mode, cap, granted)
-                )
+            with connection.cursor() as cursor:
+                # Lock in primary-key order: concurrent batches that touch the same accounts must not deadlock.
+                accounts_by_key = _lock_accounts(cursor, provider.pk, {item.account for _, item in fresh})
         month = _month(now)
         rows: list[tuple] = []
         changed: dict[int, int] = {}
         for i, item in fresh:
-            candidates = accounts_by_key.get(item.account)
-            status, account, points, remaining = "", None, 0, 0
-            if not candidates:
-                status = Status.NOT_ENROLLED
-            else:
-                account = next(
-                    (a for a in candidates
-                     if a.campaign.earning_starts_at <= item.occurred_at <= a.campaign.earning_ends_at),
-                    None,
-                )  # fmt: skip
-                if account is None:
-                    status, account = Status.OUTSIDE_PERIOD, candidates[0]
-                elif account.mode != item.kind:
-                    status = Status.WRONG_MODE
-            if account is not None:
-                if not status:
-                    raw = calc.premium(item.amount, account.campaign.rate_bp)
-                    points = calc.grant(item.amount, account.campaign.rate_bp, account.cap - account.granted)
-                    status = Status.GRANTED if points == raw else Status.CAPPED
-                    account.granted += points
-                    changed[account.pk] = changed.get(account.pk, 0) + points
-                remaining = account.cap - account.granted
+            status, account, points, remaining = _answer(item, accounts_by_key.get(item.account))
+            if points:
+                changed[account.pk] = changed.get(account.pk, 0) + points
             rows.append((provider.pk, ProviderTransaction.Kind.TRANSACTION, item.id, item.fingerprint,
-                         account.pk if account else None, item.amount, item.occurred_at, str(status), points,
+                         account.pk if account else None, item.amount, item.occurred_at, status, points,
                          remaining, now, month))  # fmt: skip
-            results[i] = ItemResult(item.id, str(status), points, remaining)
+            results[i] = ItemResult(item.id, status, points, remaining)
         _persist(rows, {pk: delta for pk, delta in changed.items() if delta})
         if rows:
             audit.record(actor=actor or audit.Actor("provider", str(provider.pk), provider.code),

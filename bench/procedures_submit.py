@@ -56,7 +56,8 @@ OURS = ("gunicorn", "postgres", "load generator")  # the CPU groups this benchma
 # --- The server: the project's WSGI app plus the baseline endpoint ------------------------------------------
 def server_app():
     """gunicorn factory (`procedures_submit:server_app()`): madoguchi.conf.wsgi's application, with one extra URL
-    for the baseline — a JSON POST that does one INSERT in one transaction, through the same middleware."""
+    for the baseline — a JSON POST that does one INSERT in one transaction, through the same middleware stack
+    as the submissions (the machine-API stack of core/handlers.py)."""
     from madoguchi.conf import wsgi  # sets Django up: it comes before any model or URL module is imported
 
     application = wsgi.application
@@ -76,7 +77,14 @@ def server_app():
         return JsonResponse({"id": new_id}, status=201)
 
     urls.urlpatterns.insert(0, path(BASELINE_PATH.lstrip("/"), baseline))
-    return application
+
+    def app(environ, start_response):
+        # The baseline takes the same (machine-API) middleware stack as the submissions (core/handlers.py).
+        if environ.get("PATH_INFO") == BASELINE_PATH and "HTTP_COOKIE" not in environ:
+            return application.machine(environ, start_response)
+        return application(environ, start_response)
+
+    return app
 
 
 def prepare(url: str, municipalities: int) -> list[str]:

@@ -94,3 +94,20 @@ class MyNumberInURLGuardMiddleware:
                 content_type="text/plain; charset=utf-8",
             )
         return self.get_response(request)
+
+
+class MachineRequestMiddleware:
+    """The end of the machine-API stack (`core/handlers.py`): what the full stack's session, authentication,
+    tenant and desk middleware leave on a request that carries no cookie — an anonymous user, no municipality
+    from the path, no desk session — so that code written for either stack finds the same attributes."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        from django.contrib.auth.models import AnonymousUser
+
+        request.user = AnonymousUser()
+        request.municipality = None
+        request.desk = None
+        return self.get_response(request)

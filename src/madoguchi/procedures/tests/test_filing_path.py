@@ -1,6 +1,8 @@
 """The submissions API's fast path: the one-query procedure look-up, the parsed-definition cache, the
 reference retry without a savepoint, and the rows it writes (the same as the ORM would)."""
 
+import json
+
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -87,3 +89,17 @@ def test_parsed_definitions_follow_the_version_content(adopt):
     # Another content under the same key is parsed anew (the key holds the content's hash).
     version.sha256 = "0" * 64
     assert selectors.definition_of(version) is not parsed
+
+
+def test_the_api_files_through_the_short_middleware_stack(adopt):
+    from madoguchi.conf.wsgi import application
+    from madoguchi.core.tests.wsgi import call
+
+    procedure = adopt("kenshu-event-moshikomi")
+    filed = call(_url(procedure), ANSWERS)
+    assert filed["handler"] is application.machine and filed["status"] == 201, filed["body"][:300]
+    reference = json.loads(filed["body"])["reference"]
+    assert Submission.objects.filter(reference=reference, procedure=procedure).exists()
+    assert AuditRecord.objects.filter(
+        action="procedures.submission_filed", details__reference=reference
+    ).exists()

@@ -77,3 +77,48 @@ def enrol_accounts(n: int):
         [PointAccount(application=a, campaign=campaign, provider=provider, service_account=a.service_account,
                       mode="charge", cap=5000) for a in apps], batch_size=5000)  # fmt: skip
     return provider, campaign
+
+
+def wsgi_post(application, path: str, body: bytes, *, expect: str, headers: dict | None = None) -> bytes:
+    """POST `body` (JSON) to `path` through a WSGI application in this process, as gunicorn would call it (no HTTP
+    parsing, no socket); raises unless the status starts with `expect`. Returns the response body."""
+    import io
+
+    environ = {"REQUEST_METHOD": "POST", "PATH_INFO": path, "QUERY_STRING": "", "SCRIPT_NAME": "",
+               "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "80", "HTTP_HOST": "127.0.0.1",
+               "SERVER_PROTOCOL": "HTTP/1.1", "CONTENT_TYPE": "application/json", "CONTENT_LENGTH": str(len(body)),
+               "wsgi.input": io.BytesIO(body), "wsgi.errors": sys.stderr, "wsgi.url_scheme": "http",
+               "wsgi.version": (1, 0), "wsgi.multithread": False, "wsgi.multiprocess": True, "wsgi.run_once": False,
+               **{f"HTTP_{k.upper().replace('-', '_')}": v for k, v in (headers or {}).items()}}  # fmt: skip
+    status: list[str] = []
+    response = application(environ, lambda s, h, exc_info=None: status.append(s))
+    payload = b"".join(response)
+    response.close()
+    if not status[0].startswith(expect):
+        raise RuntimeError(f"{status[0]}: {payload[:300]!r}")
+    return payload
+
+
+def per_request(post, n: int, *, warmup: int) -> tuple[float, float, list[str]]:
+    """Call `post(i)` `warmup` times, then `n` times timed: (wall ms, CPU ms) per call, and the SQL statements one
+    more call sends (first 160 characters each)."""
+    import time
+
+    from django.db import connection
+
+    for i in range(warmup):
+        post(-100 - i)
+    started, cpu0 = time.perf_counter(), time.process_time()
+    for i in range(n):
+        post(i)
+    wall_ms = (time.perf_counter() - started) / n * 1000
+    cpu_ms = (time.process_time() - cpu0) / n * 1000
+    statements: list[str] = []
+
+    def log(execute, sql, params, many, context):
+        statements.append(sql[:160])
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(log):
+        post(-1)
+    return wall_ms, cpu_ms, statements

@@ -23,7 +23,15 @@ import subprocess
 import sys
 import time
 
-from _common import BASE_URL, ROOT, django_setup, enrol_accounts, throwaway_databases  # noqa: E402
+from _common import (  # noqa: E402
+    BASE_URL,
+    ROOT,
+    django_setup,
+    enrol_accounts,
+    per_request,
+    throwaway_databases,
+    wsgi_post,
+)
 
 PORT = 8791
 
@@ -78,7 +86,6 @@ def profile(key: str, n: int, accounts: int) -> dict:
     """One grant per request through the project's WSGI handler (as gunicorn calls it), in this process,
     single-threaded: time and CPU per request, the statements of one request, and a cProfile (CPU) grouped by
     library. No HTTP parsing and no gunicorn; cProfile inflates the figures."""
-    from django.db import connection
 
     from madoguchi.conf.wsgi import application
 
@@ -87,35 +94,12 @@ def profile(key: str, n: int, accounts: int) -> dict:
     def post(i: int) -> None:
         body = json.dumps([{"id": f"p{i}", "account": f"acct{(i * 104729) % accounts}", "kind": "charge",
                             "amount": 1000 + i % 5000, "occurred_at": at}]).encode()  # fmt: skip
-        environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/api/v1/points/transactions", "QUERY_STRING": "",
-                   "SCRIPT_NAME": "", "SERVER_NAME": "127.0.0.1", "SERVER_PORT": str(PORT), "HTTP_HOST": "127.0.0.1",
-                   "SERVER_PROTOCOL": "HTTP/1.1", "CONTENT_TYPE": "application/json",
-                   "HTTP_AUTHORIZATION": f"Bearer {key}", "CONTENT_LENGTH": str(len(body)),
-                   "wsgi.input": io.BytesIO(body), "wsgi.errors": sys.stderr, "wsgi.url_scheme": "http",
-                   "wsgi.version": (1, 0), "wsgi.multithread": False, "wsgi.multiprocess": True,
-                   "wsgi.run_once": False}  # fmt: skip
-        status = []
-        response = application(environ, lambda s, h, exc_info=None: status.append(s))
-        payload = b"".join(response)
-        response.close()
-        if not status[0].startswith("200") or b'"granted"' not in payload:
-            raise RuntimeError(f"{status[0]}: {payload[:300]!r}")
+        payload = wsgi_post(application, "/api/v1/points/transactions", body, expect="200",
+                            headers={"Authorization": f"Bearer {key}"})  # fmt: skip
+        if b'"granted"' not in payload:
+            raise RuntimeError(f"unexpected answer: {payload[:300]!r}")
 
-    for i in range(50):
-        post(-100 - i)
-    started, cpu0 = time.perf_counter(), time.process_time()
-    for i in range(n):
-        post(i)
-    whole_ms = (time.perf_counter() - started) / n * 1000
-    whole_cpu_ms = (time.process_time() - cpu0) / n * 1000
-    statements: list[str] = []
-
-    def log(execute, sql, params, many, context):
-        statements.append(sql[:160])
-        return execute(sql, params, many, context)
-
-    with connection.execute_wrapper(log):
-        post(-1)
+    whole_ms, whole_cpu_ms, statements = per_request(post, n, warmup=50)
     profiler = cProfile.Profile(time.process_time)
     profiler.enable()
     for i in range(n):

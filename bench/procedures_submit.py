@@ -36,7 +36,7 @@ import sys
 import threading
 import time
 
-from _common import BASE_URL, ROOT, django_setup, throwaway_databases  # noqa: E402
+from _common import BASE_URL, ROOT, django_setup, per_request, throwaway_databases, wsgi_post  # noqa: E402
 
 PORT = 8793
 TEMPLATE = "kenshu-event-moshikomi"
@@ -372,34 +372,9 @@ def profile(code: str, n: int) -> dict:
 
     def post(i: int) -> None:
         body = json.dumps({**ANSWERS, "participant_email": f"p{i}@example.jp"}).encode()
-        environ = {"REQUEST_METHOD": "POST", "PATH_INFO": path, "QUERY_STRING": "", "SCRIPT_NAME": "",
-                   "SERVER_NAME": "127.0.0.1", "SERVER_PORT": str(PORT), "HTTP_HOST": "127.0.0.1",
-                   "SERVER_PROTOCOL": "HTTP/1.1", "CONTENT_TYPE": "application/json",
-                   "CONTENT_LENGTH": str(len(body)), "wsgi.input": io.BytesIO(body), "wsgi.errors": sys.stderr,
-                   "wsgi.url_scheme": "http", "wsgi.version": (1, 0), "wsgi.multithread": False,
-                   "wsgi.multiprocess": True, "wsgi.run_once": False}  # fmt: skip
-        status = []
-        response = application(environ, lambda s, h, exc_info=None: status.append(s))
-        payload = b"".join(response)
-        response.close()
-        if not status[0].startswith("201"):
-            raise RuntimeError(f"{status[0]}: {payload[:300]!r}")
+        wsgi_post(application, path, body, expect="201")
 
-    for i in range(30):
-        post(-100 - i)
-    started, cpu0 = time.perf_counter(), time.process_time()
-    for i in range(n):
-        post(i)
-    whole_ms = (time.perf_counter() - started) / n * 1000
-    whole_cpu_ms = (time.process_time() - cpu0) / n * 1000
-    whole_queries: list[str] = []
-
-    def log(execute, sql, params, many, context):
-        whole_queries.append(sql[:150])
-        return execute(sql, params, many, context)
-
-    with connection.execute_wrapper(log):
-        post(-1)
+    whole_ms, whole_cpu_ms, whole_queries = per_request(post, n, warmup=30)
 
     phases: dict[str, list[float]] = collections.defaultdict(lambda: [0.0, 0.0])
     queries: dict[str, int] = collections.defaultdict(int)

@@ -4,6 +4,9 @@ import io
 import json
 import sys
 
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
+
 from madoguchi.conf.wsgi import application
 
 
@@ -20,8 +23,16 @@ def call(path, body=None, method="POST", **headers):
     def start_response(status, response_headers, exc_info=None):
         seen["status"], seen["headers"] = int(status.split()[0]), dict(response_headers)
 
-    response = application(environ, start_response)
-    seen["body"] = b"".join(response)
-    response.close()
+    # As Django's test client does: the request signals must not close the test's database connection (on
+    # PostgreSQL it holds the test's transaction).
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        response = application(environ, start_response)
+        seen["body"] = b"".join(response)
+        response.close()
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
     seen["handler"] = application.handler_for(environ)
     return seen

@@ -9,7 +9,6 @@ Target (issue 4): >= 1,000 grants/s sustained with p99 <= 50 ms, and >= 0.2 of t
 """
 
 import argparse
-import collections
 import cProfile
 import http.client
 import io
@@ -28,6 +27,7 @@ from _common import (  # noqa: E402
     ROOT,
     django_setup,
     enrol_accounts,
+    grouped_by_library,
     per_request,
     throwaway_databases,
     wsgi_post,
@@ -66,22 +66,6 @@ def client(args) -> tuple[int, list[float]]:
     return granted, latencies
 
 
-PROFILE_GROUPS = [("psycopg", "psycopg"), ("django/db/", "django ORM and db backend"), ("pydantic", "pydantic"),
-                  ("/ninja/", "ninja"), ("/django/", "django (handler, middleware, urls, http)"),
-                  ("/src/madoguchi/", "madoguchi"), ("/whitenoise/", "whitenoise"), ("/django_otp/", "django_otp")]  # fmt: skip
-
-
-def _grouped(stats: pstats.Stats) -> dict[str, float]:
-    """Own time (tottime) per library, in seconds."""
-    total: dict[str, float] = collections.defaultdict(float)
-    for (filename, _line, _name), (_cc, _nc, tottime, _ct, _callers) in stats.stats.items():
-        group = next((label for part, label in PROFILE_GROUPS if part in filename), None)
-        if group is None:
-            group = "built-ins (C)" if filename == "~" else "python stdlib"
-        total[group] += tottime
-    return dict(sorted(total.items(), key=lambda kv: -kv[1]))
-
-
 def profile(key: str, n: int, accounts: int) -> dict:
     """One grant per request through the project's WSGI handler (as gunicorn calls it), in this process,
     single-threaded: time and CPU per request, the statements of one request, and a cProfile (CPU) grouped by
@@ -115,7 +99,7 @@ def profile(key: str, n: int, accounts: int) -> dict:
         "whole_request_cpu_ms": round(whole_cpu_ms, 3),
         "statements_per_request": len(statements),
         "request_statements": statements + ["(and BEGIN / COMMIT, which psycopg sends itself)"],
-        "cpu_ms_by_library": {k: round(v / n * 1000, 3) for k, v in _grouped(stats).items()},
+        "cpu_ms_by_library": {k: round(v / n * 1000, 3) for k, v in grouped_by_library(stats).items()},
         "cprofile": stream.getvalue(),
     }
 

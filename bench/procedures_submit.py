@@ -36,7 +36,15 @@ import sys
 import threading
 import time
 
-from _common import BASE_URL, ROOT, django_setup, per_request, throwaway_databases, wsgi_post  # noqa: E402
+from _common import (  # noqa: E402
+    BASE_URL,
+    ROOT,
+    django_setup,
+    grouped_by_library,
+    per_request,
+    throwaway_databases,
+    wsgi_post,
+)
 
 PORT = 8793
 TEMPLATE = "kenshu-event-moshikomi"
@@ -341,22 +349,6 @@ def pgbench_insert(base: str, seconds: int, clients: int) -> dict:
 
 
 # --- Profile of one request path (in-process) ---------------------------------------------------------------
-PROFILE_GROUPS = [("psycopg", "psycopg"), ("django/db/", "django ORM and db backend"), ("pydantic", "pydantic"),
-                  ("/ninja/", "ninja"), ("/django/", "django (handler, middleware, urls, http)"),
-                  ("/src/madoguchi/", "madoguchi"), ("/whitenoise/", "whitenoise"), ("/django_otp/", "django_otp")]  # fmt: skip
-
-
-def _grouped(stats: pstats.Stats) -> dict[str, float]:
-    """Own time (tottime) per library, in ms per request."""
-    total: dict[str, float] = collections.defaultdict(float)
-    for (filename, _line, _name), (_cc, _nc, tottime, _ct, _callers) in stats.stats.items():
-        group = next((label for part, label in PROFILE_GROUPS if part in filename), None)
-        if group is None:
-            group = "built-ins (C)" if filename == "~" else "python stdlib"
-        total[group] += tottime
-    return dict(sorted(total.items(), key=lambda kv: -kv[1]))
-
-
 def profile(code: str, n: int) -> dict:
     """The same request path in this process, single-threaded and without concurrency: whole requests through
     the project's WSGI handler (as gunicorn calls it), the view's phases called one by one with their queries,
@@ -407,7 +399,9 @@ def profile(code: str, n: int) -> dict:
         profiler.disable()
         stream = io.StringIO()
         stats = pstats.Stats(profiler, stream=stream)
-        out[f"{label}_ms_by_library"] = {k: round(v / n * 1000, 2) for k, v in _grouped(stats).items()}
+        out[f"{label}_ms_by_library"] = {
+            k: round(v / n * 1000, 2) for k, v in grouped_by_library(stats).items()
+        }
         if label == "cpu":
             stats.sort_stats("tottime").print_stats(30)
             stats.sort_stats("cumulative").print_stats(r"madoguchi|ninja|handlers|middleware", 40)

@@ -52,3 +52,35 @@ def test_insert_refuses_saved_rows_overridden_save_and_signal_receivers():
     finally:
         pre_save.disconnect(receiver, sender=AuditRecord)
     assert AuditRecord.objects.filter(stream="fastsql-test").count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_repeated_statements_are_prepared_on_postgresql():
+    """settings: server-side parameters with `prepare_threshold`, so the busiest INSERTs are parsed and planned
+    once per connection (the database's half of a filed application's cost)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("prepared statements are PostgreSQL's")
+    threshold = connection.settings_dict["OPTIONS"]["prepare_threshold"]
+    assert connection.settings_dict["OPTIONS"]["server_side_binding"] is True
+    municipality = MunicipalityFactory()
+    for seq in range(1, threshold + 3):
+        fastsql.insert(_record(municipality, seq))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [row[0] for row in cursor.fetchall()]
+    assert any(s.startswith('INSERT INTO "core_auditrecord"') for s in prepared), prepared
+
+
+def test_prepared_statements_can_be_turned_off_for_a_pooler(monkeypatch):
+    """DATABASE_PREPARE_THRESHOLD=-1 leaves Django's client-side binding (PgBouncer in transaction mode)."""
+    from madoguchi.conf import settings as conf
+
+    monkeypatch.setenv("DB_PROBE_URL", "postgres://u@db.example:5432/x")
+    monkeypatch.setenv("DATABASE_PREPARE_THRESHOLD", "-1")
+    assert "server_side_binding" not in conf._database("DB_PROBE_URL", "x.sqlite3").get("OPTIONS", {})
+    monkeypatch.setenv("DATABASE_PREPARE_THRESHOLD", "2")
+    options = conf._database("DB_PROBE_URL", "x.sqlite3")["OPTIONS"]
+    assert options == {"server_side_binding": True, "prepare_threshold": 2}

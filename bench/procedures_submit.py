@@ -1,5 +1,7 @@
 """E-application submissions under load: POST /api/v1/procedures/municipalities/{code}/procedures/{code}/submissions
-served by gunicorn on loopback, 50 concurrent applicants from separate client processes, on PostgreSQL.
+served on loopback by gunicorn (the deployment's server, docs/deploy) and by granian (a Rust HTTP server with a
+WSGI interface), 50 concurrent applicants from separate client processes, on PostgreSQL. The deployment's
+setting (gunicorn sync, prepared statements on) also runs with prepared statements off, to show what they bring.
 
 Each applicant (one thread, one persistent http.client connection; gunicorn's sync workers close it after each
 answer and it reconnects) posts valid answers to the national template kenshu-event-moshikomi (no signature, no
@@ -9,14 +11,15 @@ one city). Beside them, in the same run and against the same server, the same lo
 JSON endpoint that does one INSERT in one transaction through the same Django stack (the framework-plus-database
 floor of this machine), and `pgbench` runs an INSERT script at the same concurrency (the database alone). Every
 server setting runs `--rounds` times, alternating, because the machine is shared. CPU used during each window is
-read from /proc per group (gunicorn, postgres, load generator, other). The database must hold exactly one
+read from /proc per group ("gunicorn" = the app server, whichever it is; postgres, load generator, other). The database must hold exactly one
 submission (revision, event, audit record) per 201; one request path is then profiled in-process (phases,
 statements, cProfile by library), and `audit.verify()` must find no problem in any chain.
 
 Target (issue): >= 300 submissions/s with p95 <= 200 ms for 50 concurrent applicants.
 
     .venv/bin/python bench/procedures_submit.py [--seconds 20] [--warmup 5] [--applicants 50] [--processes 5]
-        [--servers sync:4,gthread:2x8,gthread:4x4,sync:8] [--municipalities 20] [--rounds 2] [--profile 300]
+        [--servers sync:4,sync-noprep:4,gthread:2x8,granian:4x1,granian:2x2] [--municipalities 20] [--rounds 2]
+        [--profile 300]
 """
 
 import argparse
@@ -122,15 +125,25 @@ def prepare(url: str, municipalities: int) -> list[str]:
 
 
 def start_server(kind: str, workers: int, threads: int) -> subprocess.Popen:
+    """`kind`: gunicorn's sync or gthread, or granian; a `-noprep` suffix serves with prepared statements off
+    (DATABASE_PREPARE_THRESHOLD=-1: Django's client-side parameters), the setting's baseline."""
+    kind, noprep = kind.removesuffix("-noprep"), kind.endswith("-noprep")
     env = {
         **os.environ,
         **SERVER_ENV,
+        **({"DATABASE_PREPARE_THRESHOLD": "-1"} if noprep else {}),
         "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT / "bench")]),
     }
-    command = [sys.executable, "-m", "gunicorn", "procedures_submit:server_app()", "-b", f"127.0.0.1:{PORT}",
-               "-w", str(workers), "-k", kind, "--log-level", "warning", "--backlog", "2048"]  # fmt: skip
-    if kind == "gthread":
-        command += ["--threads", str(threads)]
+    if kind == "granian":  # Rust HTTP server, WSGI interface; `threads` is its blocking (Python) threads
+        command = [sys.executable, "-m", "granian", "--interface", "wsgi", "--factory",
+                   "procedures_submit:server_app", "--host", "127.0.0.1", "--port", str(PORT),
+                   "--workers", str(workers), "--blocking-threads", str(threads), "--log-level", "warning",
+                   "--backlog", "2048", "--no-ws"]  # fmt: skip
+    else:
+        command = [sys.executable, "-m", "gunicorn", "procedures_submit:server_app()", "-b", f"127.0.0.1:{PORT}",
+                   "-w", str(workers), "-k", kind, "--log-level", "warning", "--backlog", "2048"]  # fmt: skip
+        if kind == "gthread":
+            command += ["--threads", str(threads)]
     server = subprocess.Popen(command, env=env, start_new_session=True)  # noqa: S603
     for _ in range(150):
         try:
@@ -430,7 +443,9 @@ def main():
     parser.add_argument("--processes", type=int, default=5)
     parser.add_argument("--municipalities", type=int, default=20)
     parser.add_argument(
-        "--servers", default="sync:4,gthread:2x8,gthread:4x4,sync:8", help="kind:workers[xthreads],…"
+        "--servers",
+        default="sync:4,sync-noprep:4,gthread:2x8,granian:4x1,granian:2x2",
+        help="kind:workers[xthreads],… (kind: sync, gthread, granian; a -noprep suffix turns prepared statements off)",
     )
     parser.add_argument(
         "--rounds", type=int, default=2, help="every server setting this many times, alternating"
@@ -459,7 +474,7 @@ def main():
             prof = profile(codes[0], args.profile)
         rounds = [] if args.profile_only else [(r, *server) for r in range(args.rounds) for server in servers]
         for round_, kind, workers, threads in rounds:
-            label = f"{kind} {workers} workers" + (f" x {threads} threads" if kind == "gthread" else "")
+            label = f"{kind} {workers} workers" + (f" x {threads} threads" if kind != "sync" else "")
             try:
                 server = start_server(kind, workers, threads)
             except RuntimeError as exc:

@@ -122,7 +122,8 @@ def record(
 
     # No savepoint: a failure here must abort the caller's transaction anyway (what it did is not audited).
     # Plain statements for the head row and `fastsql.insert` for the record: this runs in every audited write,
-    # and the ORM's compiling of these three statements cost more than the database's work on them.
+    # and the ORM's compiling of these statements cost more than the database's work on them. On PostgreSQL
+    # the record's INSERT carries the head's UPDATE (two statements in all, the lock first).
     with transaction.atomic(savepoint=False):
         connection = transaction.get_connection()
         with connection.cursor() as cursor:
@@ -151,8 +152,11 @@ def record(
             }
             prev_hash = head_hash or GENESIS
             digest = compute_hash(row, prev_hash)
-            entry = fastsql.insert(AuditRecord(**row, prev_hash=prev_hash, hash=digest))
-            cursor.execute(_HEAD_UPDATE, [row["seq"], digest, head_id])
+            entry = fastsql.insert(  # the record and the head's move: one statement on PostgreSQL
+                AuditRecord(**row, prev_hash=prev_hash, hash=digest),
+                using=connection.alias,
+                also=(_HEAD_UPDATE, [row["seq"], digest, head_id]),
+            )
     return entry
 
 

@@ -54,16 +54,32 @@ def _plan(model: type[models.Model], using: str) -> _Plan:
     return plan
 
 
-def insert(obj: models.Model, *, using: str = "default") -> models.Model:
-    """INSERT `obj` (which must not be saved yet) and set its primary key; returns `obj`."""
+def insert(
+    obj: models.Model, *, using: str = "default", also: tuple[str, list] | None = None
+) -> models.Model:
+    """INSERT `obj` (which must not be saved yet) and set its primary key; returns `obj`.
+
+    `also`: one more data-modifying statement (SQL with %s parameters, and its parameters) that belongs with
+    this row, e.g. moving a chain head. On PostgreSQL both go in one statement (a data-modifying WITH), which
+    saves a round trip on every call; elsewhere it runs right after the INSERT. Either way it runs in the
+    caller's transaction, and it must not depend on the new row (both see the same snapshot on PostgreSQL)."""
     if obj._state.adding is False or obj.pk is not None:
         raise ValueError("insert() writes new rows only")
     plan = _plan(type(obj), using)
     connection = connections[using]
     params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in plan.fields]
     with connection.cursor() as cursor:
-        cursor.execute(plan.sql, params)
-        obj.pk = cursor.fetchone()[0] if plan.returning else cursor.lastrowid
+        if also is not None and plan.returning and connection.vendor == "postgresql":
+            cursor.execute(
+                f"WITH new_row AS ({plan.sql}), also AS ({also[0]}) SELECT * FROM new_row",  # noqa: S608 (callers' SQL)
+                [*params, *also[1]],
+            )
+            obj.pk = cursor.fetchone()[0]
+        else:
+            cursor.execute(plan.sql, params)
+            obj.pk = cursor.fetchone()[0] if plan.returning else cursor.lastrowid
+            if also is not None:
+                cursor.execute(*also)
     obj._state.adding = False
     obj._state.db = using
     return obj

@@ -84,3 +84,19 @@ def test_prepared_statements_can_be_turned_off_for_a_pooler(monkeypatch):
     monkeypatch.setenv("DATABASE_PREPARE_THRESHOLD", "2")
     options = conf._database("DB_PROBE_URL", "x.sqlite3")["OPTIONS"]
     assert options == {"server_side_binding": True, "prepare_threshold": 2}
+
+
+@pytest.mark.django_db
+def test_insert_also_runs_its_statement_in_the_same_call():
+    """`also` (one statement with the INSERT on PostgreSQL, two elsewhere) changes what it says and nothing more."""
+    from madoguchi.core.models import AuditChainHead
+
+    municipality = MunicipalityFactory()
+    head = AuditChainHead.objects.create(stream="fastsql-also", seq=0, hash="")
+    row = fastsql.insert(
+        _record(municipality, 7),
+        also=("UPDATE core_auditchainhead SET seq = %s, hash = %s WHERE id = %s", [7, "f" * 64, head.pk]),
+    )
+    head.refresh_from_db()
+    assert (head.seq, head.hash) == (7, "f" * 64)
+    assert AuditRecord.objects.get(pk=row.pk).seq == 7

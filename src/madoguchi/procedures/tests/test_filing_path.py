@@ -39,7 +39,7 @@ def test_filing_lookup_matches_the_orm_and_respects_the_tenant(adopt, other_town
     assert selectors.procedure_for_filing(procedure.municipality.code, procedure.code) is None
 
 
-def test_the_api_files_in_one_select_and_six_writes(client, adopt):
+def test_the_api_files_in_one_select_and_five_writes(client, adopt):
     procedure = adopt("kenshu-event-moshikomi")
     client.post(_url(procedure), ANSWERS, content_type="application/json")  # parses the definition once
     with CaptureQueriesContext(connection) as captured:
@@ -47,7 +47,9 @@ def test_the_api_files_in_one_select_and_six_writes(client, adopt):
     assert response.status_code == 201, response.content
     statements = [q["sql"].split()[0].upper() for q in captured.captured_queries]
     statements = [s for s in statements if s not in ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE")]
-    assert statements == ["SELECT", "INSERT", "INSERT", "INSERT", "SELECT", "INSERT", "UPDATE"], statements
+    # procedure; submission, revision, event; audit head lock, record (with the head's UPDATE on PostgreSQL)
+    audit_write = ["WITH"] if connection.vendor == "postgresql" else ["INSERT", "UPDATE"]
+    assert statements == ["SELECT", "INSERT", "INSERT", "INSERT", "SELECT", *audit_write], statements
 
 
 def test_rows_written_by_the_fast_path_read_back_like_orm_rows(client, adopt):

@@ -1,10 +1,11 @@
-"""Online grants: one transaction per HTTP request to POST /api/v1/points/transactions, served by gunicorn on
-loopback, load from separate client processes; beside it `pgbench -N` on the same server in the same run
-(the database's own simple-update limit on this machine).
+"""Online grants: one transaction per HTTP request to POST /api/v1/points/transactions, served by gunicorn (or
+granian, --server) on loopback, load from separate client processes; beside it `pgbench -N` on the same server
+in the same run (the database's own simple-update limit on this machine).
 
 Target (issue 4): >= 1,000 grants/s sustained with p99 <= 50 ms, and >= 0.2 of the pgbench -N TPS.
 
     .venv/bin/python bench/points_online.py [--seconds 15] [--clients 8] [--workers 4] [--accounts 20000]
+        [--server gunicorn|granian] [--compare] [--rounds 1]
     .venv/bin/python bench/points_online.py --profile-only 500   # one request path in-process: statements, CPU
 """
 
@@ -141,13 +142,18 @@ def _uptime() -> str:
 
 
 def measure(app: str, key: str, args, offset: int) -> dict:
-    """Serve `app` with gunicorn (sync workers), warm up 2 s, then `args.clients` client processes for
+    """Serve `app` with `args.server` (gunicorn: sync workers), warm up 2 s, then `args.clients` client processes for
     `args.seconds`; the server is stopped after."""
     env = {**os.environ, "DEBUG": "false", "ALLOWED_HOSTS": "127.0.0.1,localhost", "LOG_LEVEL": "WARNING",
            "PYTHONPATH": f"{ROOT / 'src'}:{ROOT / 'bench'}", "DATABASE_CONN_MAX_AGE": "600"}  # fmt: skip
-    server = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "gunicorn", app, "-b", f"127.0.0.1:{PORT}",
-         "-w", str(args.workers), "--log-level", "warning"], env=env, start_new_session=True)  # fmt: skip
+    if args.server == "granian":  # the Rust HTTP server, WSGI interface, one Python thread per worker
+        command = [sys.executable, "-m", "granian", "--interface", "wsgi", app, "--host", "127.0.0.1",
+                   "--port", str(PORT), "--workers", str(args.workers), "--blocking-threads", "1",
+                   "--log-level", "warning", "--no-ws"]  # fmt: skip
+    else:
+        command = [sys.executable, "-m", "gunicorn", app, "-b", f"127.0.0.1:{PORT}",
+                   "-w", str(args.workers), "--log-level", "warning"]  # fmt: skip
+    server = subprocess.Popen(command, env=env, start_new_session=True)  # noqa: S603
     try:
         for _ in range(100):
             try:
@@ -189,6 +195,8 @@ def main():
     parser.add_argument("--compare", action="store_true",
                         help="also serve with the one-item path of transactions_record off, rounds alternating")  # fmt: skip
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--server", choices=["gunicorn", "granian"], default="gunicorn",
+                        help="the WSGI server: gunicorn sync workers (the deployment's) or granian")  # fmt: skip
     args = parser.parse_args()
     base = BASE_URL
     uptime_before = _uptime()
@@ -218,7 +226,8 @@ def main():
     best = {p: max(rs, key=lambda x: x["grants_per_second"]) for p, rs in runs.items()}
     result = {
         "benchmark": "points_online",
-        "gunicorn_workers": args.workers,
+        "server": args.server,
+        "server_workers": args.workers,
         "client_processes": args.clients,
         **best["one_item_path"],
         "pgbench_N_tps": tps,

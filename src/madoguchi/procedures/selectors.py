@@ -91,8 +91,13 @@ def procedure_for_filing(municipality_code: str, code: str) -> Procedure | None:
 
 _MUNICIPALITY_FIELDS = ["id", "code", "prefecture_id", "name", "kana", "kind", "population"]
 _VERSION_FIELDS = ["id", "procedure_id", "number", "status", "sha256"]
+# The procedure's columns are named, not `p.*`: the statement is prepared on PostgreSQL (settings), and a
+# prepared statement whose result columns change under it (a migration adding a column while the old code still
+# runs) fails with "cached plan must not change result type".
 _FILING_SQL = (
-    "SELECT p.*, "  # noqa: S608 (table and column names from the models)
+    "SELECT "  # noqa: S608 (table and column names from the models)
+    + ", ".join(f'p."{f.column}"' for f in Procedure._meta.concrete_fields)
+    + ", "
     + ", ".join(f"m.{n} AS m_{n}" for n in _MUNICIPALITY_FIELDS)
     + ", "
     + ", ".join(f"v.{n} AS v_{n}" for n in _VERSION_FIELDS)

@@ -50,9 +50,10 @@ from madoguchi.privacy.models import (
 S = Proposal.Status
 REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
-# The fee of 法第119条. For the national government 施行令 sets it (as we read it: 21,000円 + 3,950円 per hour
-# of work + what is paid to a contractor); a local government sets its own by ordinance (法第119条第3項), with
-# the national figures as the standard. A DEMO DEFAULT: every call stores its own table, set by the body.
+# The fee of 法第119条. For the national government 施行令 sets it; a local government sets its own by ordinance
+# (法第119条第3項), with the national figures as the standard. The figures below are those of the former
+# 行政機関個人情報保護法施行令第25条 (21,000円 + 3,950円 per hour + a contractor's cost; README: sources), not
+# checked against the current 施行令. A DEMO DEFAULT: every call stores its own table, set by the body.
 DEFAULT_FEE_TABLE = {
     "base": 21_000,
     "per_hour": 3_950,

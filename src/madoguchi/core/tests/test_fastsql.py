@@ -84,6 +84,8 @@ def test_prepared_statements_can_be_turned_off_for_a_pooler(monkeypatch):
     monkeypatch.setenv("DATABASE_PREPARE_THRESHOLD", "2")
     options = conf._database("DB_PROBE_URL", "x.sqlite3")["OPTIONS"]
     assert options == {"server_side_binding": True, "prepare_threshold": 2}
+    monkeypatch.setenv("DATABASE_PREPARE_THRESHOLD", "0")  # never 0: a multi-statement string would fail
+    assert conf._database("DB_PROBE_URL", "x.sqlite3")["OPTIONS"]["prepare_threshold"] == 1
 
 
 @pytest.mark.django_db

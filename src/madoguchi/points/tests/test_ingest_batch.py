@@ -181,3 +181,33 @@ def test_concurrent_batches_never_deadlock_nor_exceed_the_cap(postgres_only, cam
                 answers.setdefault(r.id, set()).add((r.status, r.granted, r.remaining))
     assert all(len(a) == 1 for a in answers.values())
     assert sum(next(iter(a))[1] for a in answers.values()) == sum(expected.values())
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_many_batches_on_one_connection_once_its_statements_are_prepared(
+    postgres_only, campaign, provider, monkeypatch
+):
+    """On PostgreSQL statements are prepared after `prepare_threshold` runs on a connection (settings). The
+    batch path sends a multi-statement string and re-creates its staging table in every transaction: ten
+    batches in a row, each committed, must all be recorded, and the staging probe must by then be prepared."""
+    monkeypatch.setattr(ingest, "MIN_ITEMS", 1)
+    keys = [f"p{i}" for i in range(5)]
+    for key in keys:
+        _enrol(campaign, provider, key)
+    now = timezone.now().isoformat()
+    threshold = connection.settings_dict["OPTIONS"]["prepare_threshold"]
+    batches = [[{"id": f"pp{b}-{i}", "account": keys[i % 5], "kind": "charge", "amount": 400, "occurred_at": now}
+                for i in range(10)] for b in range(threshold + 5)]  # fmt: skip
+    for batch in batches:
+        answers = services.transactions_record(provider=provider, items=batch)
+        assert [a.status for a in answers] == ["granted"] * 10
+    assert ProviderTransaction.objects.count() == 10 * len(batches)
+    per_account = 2 * len(batches) * 100  # two items of 400 yen (100 points) per account and batch
+    assert dict(PointAccount.objects.values_list("service_account", "granted")) == {
+        k: per_account for k in keys
+    }
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = " ".join(row[0] for row in cursor.fetchall())
+    assert "points_ingest_staging" in prepared

@@ -19,7 +19,7 @@ NEWKEY := $(BIN)/python -c 'import base64, secrets; print(base64.b64encode(secre
 help:
 	@echo "make run    install, migrate, load demo data, serve on http://localhost:$(PORT)"
 	@echo "make test   install, lint, migrations check, the whole test suite"
-	@echo "make lint | format | bench | messages | check-deploy | clean"
+	@echo "make serve | lint | format | bench | messages | check-deploy | clean"
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -n "$(PYTHON)" || { echo "Python >= 3.11 is required (python3.11, 3.12 or 3.13 on PATH)"; exit 1; }
@@ -76,6 +76,9 @@ run: demo
 	@echo "    administration:   http://localhost:$(PORT)/admin/      (operator, same way)"
 	@echo "    API docs:         http://localhost:$(PORT)/api/v1/docs"
 	@echo
+	$(CMD) runserver $(HOST):$(PORT)
+
+serve: migrate  # the same server without loading the demo data
 	$(CMD) runserver $(HOST):$(PORT)
 
 lint: install

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db import connections, models
+from django.db import connections, models, transaction
 from django.db.models.signals import post_save, pre_save
 
 
@@ -61,8 +61,10 @@ def insert(
 
     `also`: one more data-modifying statement (SQL with %s parameters, and its parameters) that belongs with
     this row, e.g. moving a chain head. On PostgreSQL both go in one statement (a data-modifying WITH), which
-    saves a round trip on every call; elsewhere it runs right after the INSERT. Either way it runs in the
-    caller's transaction, and it must not depend on the new row (both see the same snapshot on PostgreSQL)."""
+    saves a round trip on every call; elsewhere it runs right after the INSERT, both in one transaction (the
+    caller's, or one opened here). Either way both are written or neither; `also` must not depend on the new
+    row (both see the same snapshot on PostgreSQL) and must be one plain statement (no WITH of its own, no
+    trailing semicolon), as it becomes part of a WITH on PostgreSQL."""
     if obj._state.adding is False or obj.pk is not None:
         raise ValueError("insert() writes new rows only")
     plan = _plan(type(obj), using)
@@ -75,11 +77,14 @@ def insert(
                 [*params, *also[1]],
             )
             obj.pk = cursor.fetchone()[0]
+        elif also is not None:
+            with transaction.atomic(using=using, savepoint=False):
+                cursor.execute(plan.sql, params)
+                obj.pk = cursor.fetchone()[0] if plan.returning else cursor.lastrowid
+                cursor.execute(*also)
         else:
             cursor.execute(plan.sql, params)
             obj.pk = cursor.fetchone()[0] if plan.returning else cursor.lastrowid
-            if also is not None:
-                cursor.execute(*also)
     obj._state.adding = False
     obj._state.db = using
     return obj

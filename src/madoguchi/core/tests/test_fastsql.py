@@ -102,3 +102,21 @@ def test_insert_also_runs_its_statement_in_the_same_call():
     head.refresh_from_db()
     assert (head.seq, head.hash) == (7, "f" * 64)
     assert AuditRecord.objects.get(pk=row.pk).seq == 7
+
+
+@pytest.mark.django_db
+def test_insert_also_writes_both_or_neither():
+    """A row that cannot be written (here a duplicate (stream, seq)) leaves the `also` statement undone too."""
+    from django.db import IntegrityError, transaction
+
+    from madoguchi.core.models import AuditChainHead
+
+    municipality = MunicipalityFactory()
+    head = AuditChainHead.objects.create(stream="fastsql-test", seq=0, hash="")
+    fastsql.insert(_record(municipality, 1))
+    move = ("UPDATE core_auditchainhead SET seq = %s, hash = %s WHERE id = %s", [1, "e" * 64, head.pk])
+    with pytest.raises(IntegrityError), transaction.atomic():
+        fastsql.insert(_record(municipality, 1), also=move)
+    head.refresh_from_db()
+    assert (head.seq, head.hash) == (0, "")
+    assert AuditRecord.objects.filter(stream="fastsql-test").count() == 1

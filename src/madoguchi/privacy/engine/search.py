@@ -146,7 +146,7 @@ def _mark_satisfied_above(status_box: np.ndarray, levels: tuple[int, ...]) -> No
     """Mark every node ≥ `levels` satisfied, in the status array viewed with one axis per quasi-identifier
     (the up-set is a box of it). Only unknown nodes are overwritten: nothing above a satisfied node can have
     been found to fail, and a status already known stays as it is."""
-    box = status_box[tuple(slice(lv, None) for lv in levels)]
+    box = status_box[(*(slice(lv, None) for lv in levels), Ellipsis)]  # a view even with no quasi-identifier
     box[box == _UNKNOWN] = _SAT
 
 

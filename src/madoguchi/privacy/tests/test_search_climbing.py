@@ -139,3 +139,39 @@ def test_a_satisfied_node_marks_its_whole_up_set_and_nothing_else(heights, data)
         status[up & (before != search_module._UNKNOWN)] == before[up & (before != search_module._UNKNOWN)]
     ).all()
     assert (status[~up] == before[~up]).all()
+
+
+def test_a_table_without_quasi_identifiers_has_the_one_empty_node_as_optimum():
+    """The lattice of no quasi-identifier is one node, (); marking its up-set must still work (a 0-d array)."""
+    problem = Problem((), np.zeros((4, 0), dtype=np.int64), ())
+    evaluator = Evaluator(PrivacyModel(k=2), problem.n_rows)
+    assert optimal_search(problem, evaluator).levels == plain_search(problem, evaluator).levels == ()
+
+
+@SETTINGS
+@given(
+    seed=st.integers(0, 10**6),
+    n_rows=st.integers(10, 150),
+    n_qi=st.integers(1, 4),
+    model=st.sampled_from(
+        [
+            dict(k=2, l=2),
+            dict(k=2, l=1.5, l_variant="entropy"),
+            dict(k=2, t=0.4),
+            dict(k=3, t=0.6),
+        ]
+    ),
+    suppression=st.sampled_from([0.0, 0.04, 0.2]),
+)
+def test_skipping_raises_keeps_the_optimum_with_a_sensitive_attribute(seed, n_rows, n_qi, model, suppression):
+    """Distinct ℓ-diversity is monotone; entropy ℓ and t-closeness with suppression are not (the search then
+    infers less): with the skip as written and with every raise skipped, the optimum is the plain one."""
+    problem = random_problem(seed, n_rows, n_qi, sensitive=True)
+    evaluator = Evaluator(
+        PrivacyModel(**model, suppression=suppression), problem.n_rows, problem.sensitive, problem.n_sensitive
+    )
+    expected = outcome(problem, evaluator, "entropy", plain_search)
+    assert outcome(problem, evaluator, "entropy", optimal_search) == expected
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_RaiseEffect, "likely_fails", lambda *a: False)
+        assert outcome(problem, evaluator, "entropy", optimal_search) == expected

@@ -435,6 +435,28 @@ def profile(code: str, n: int) -> dict:
     }
 
 
+TARGET = {"per_second": 300, "p95_ms": 200}
+
+
+def target_verdict(done: list[dict]) -> dict:
+    """Whether some run met the target (≥ 300/s AND p95 ≤ 200 ms in the same run) in each placement, which
+    runs did, and for every server setting whether all its runs of both placements did. (The fastest run is
+    not the judge: a faster setting may miss the p95 that a slower one meets.)"""
+
+    def met(run):
+        return run["per_second"] >= TARGET["per_second"] and run["p95_ms"] <= TARGET["p95_ms"]
+
+    placements = ("spread", "one_municipality")
+    by = {p: [f"{r['server']} (round {r['round']})" for r in done if r["placement"] == p and met(r)]
+          for p in placements}  # fmt: skip
+    servers = dict.fromkeys(r["server"] for r in done)
+    every = {
+        s: all(met(r) for r in done if r["server"] == s and r["placement"] in placements) for s in servers
+    }
+    return {"target_met_spread": bool(by["spread"]), "target_met_one_municipality": bool(by["one_municipality"]),
+            "target_met_by": by, "target_met_in_every_round_by_server": every}  # fmt: skip
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=20)
@@ -540,11 +562,6 @@ def main():
         cost[p] = {"gunicorn_ms": app[len(app) // 2], "postgres_ms": db[len(db) // 2],
                    "all_ms": per[len(per) // 2],
                    "ceiling_per_second_if_machine_idle": round((os.cpu_count() or 1) * 1000 / per[len(per) // 2], 1)}  # fmt: skip
-    target = {"per_second": 300, "p95_ms": 200}
-
-    def met(run):
-        return run["per_second"] >= target["per_second"] and run["p95_ms"] <= target["p95_ms"]
-
     result = {
         "benchmark": "procedures_submit",
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
@@ -566,15 +583,14 @@ def main():
             "rounds": args.rounds,
             "server_env": SERVER_ENV,
         },  # fmt: skip
-        "target": target,
+        "target": TARGET,
         "best": {
             p: {k: r[k] for k in ("server", "round", "per_second", "p50_ms", "p95_ms", "p99_ms")}
             for p, r in best.items()
         },  # fmt: skip
         "best_by_server": by_server,
         "cpu_per_request_median": cost,
-        "target_met_spread": met(best["spread"]),
-        "target_met_one_municipality": met(best["one_municipality"]),
+        **target_verdict(done),
         "ratio_spread_vs_baseline_insert": round(
             best["spread"]["per_second"] / best["baseline_insert"]["per_second"], 3
         ),

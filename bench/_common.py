@@ -1,8 +1,11 @@
-"""What the PostgreSQL benchmarks share: a throwaway database pair, Django set up on it, enrolled accounts."""
+"""What the PostgreSQL benchmarks share: a throwaway database pair, Django set up on it, enrolled accounts, and
+the HTTP server (gunicorn or granian) started on loopback."""
 
 import contextlib
+import http.client
 import os
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,6 +26,39 @@ def django_setup(url: str, *, migrate: bool = False) -> None:
         from django.core.management import call_command
 
         call_command("migrate", verbosity=0)
+
+
+def server_command(
+    app: str, port: int, *, server: str = "gunicorn", worker_class: str = "sync", workers: int = 4,
+    threads: int = 1, factory: bool = False, backlog: int | None = None,
+) -> list[str]:  # fmt: skip
+    """The command serving WSGI `app` ("module:name"; with `factory`, a function returning the application) on
+    127.0.0.1:`port`: gunicorn (`worker_class` sync or gthread, `threads` per gthread worker) or granian (the Rust
+    HTTP server's WSGI interface, `threads` blocking Python threads per worker)."""
+    if server == "granian":
+        command = [sys.executable, "-m", "granian", "--interface", "wsgi", *(["--factory"] if factory else []),
+                   app, "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+                   "--blocking-threads", str(threads), "--log-level", "warning", "--no-ws"]  # fmt: skip
+    else:
+        command = [sys.executable, "-m", "gunicorn", app + ("()" if factory else ""), "-b", f"127.0.0.1:{port}",
+                   "-w", str(workers), "-k", worker_class, "--log-level", "warning"]  # fmt: skip
+        if worker_class == "gthread":
+            command += ["--threads", str(threads)]
+    return command + (["--backlog", str(backlog)] if backlog else [])
+
+
+def wait_until_serving(port: int, attempts: int = 150) -> bool:
+    """Poll GET /healthz on 127.0.0.1:`port` every 0.2 s until it answers 200; False if it never does."""
+    for _ in range(attempts):
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/healthz")
+            if conn.getresponse().status == 200:
+                return True
+        except OSError:
+            pass
+        time.sleep(0.2)
+    return False
 
 
 @contextlib.contextmanager

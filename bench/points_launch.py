@@ -11,16 +11,14 @@ Target (issue 4): >= 500 applications/s sustained with zero duplicates.
 """
 
 import argparse
-import http.client
 import json
 import multiprocessing
 import os
 import signal
 import subprocess
-import sys
 import time
 
-from _common import ROOT, django_setup, throwaway_databases  # noqa: E402
+from _common import ROOT, django_setup, server_command, throwaway_databases, wait_until_serving  # noqa: E402
 
 PORT = 8792
 
@@ -128,15 +126,10 @@ def main():
             connections.close_all()
             env = {**os.environ, "DEBUG": "false", "ALLOWED_HOSTS": "127.0.0.1,localhost", "LOG_LEVEL": "WARNING",
                    "PYTHONPATH": str(ROOT / "src"), "DATABASE_CONN_MAX_AGE": "600"}  # fmt: skip
-            server = subprocess.Popen(  # noqa: S603
-                [sys.executable, "-m", "gunicorn", "madoguchi.conf.wsgi:application", "-b", f"127.0.0.1:{PORT}",
-                 "-w", str(args.workers), "--log-level", "warning"], env=env, start_new_session=True)  # fmt: skip
-            for _ in range(100):
-                try:
-                    http.client.HTTPConnection("127.0.0.1", PORT, timeout=1).request("GET", "/healthz")
-                    break
-                except OSError:
-                    time.sleep(0.2)
+            command = server_command("madoguchi.conf.wsgi:application", PORT, workers=args.workers)
+            server = subprocess.Popen(command, env=env, start_new_session=True)  # noqa: S603
+            if not wait_until_serving(PORT):
+                raise RuntimeError("the provider's server did not come up")
             # Every resident twice, the two attempts in different processes at about the same time.
             order = list(range(args.residents))
             chunks = [order[k :: args.processes] for k in range(args.processes)]

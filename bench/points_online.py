@@ -20,7 +20,6 @@ import pstats
 import re
 import signal
 import subprocess
-import sys
 import time
 
 from _common import (  # noqa: E402
@@ -30,7 +29,9 @@ from _common import (  # noqa: E402
     enrol_accounts,
     grouped_by_library,
     per_request,
+    server_command,
     throwaway_databases,
+    wait_until_serving,
     wsgi_post,
 )
 
@@ -146,21 +147,11 @@ def measure(app: str, key: str, args, offset: int) -> dict:
     `args.seconds`; the server is stopped after."""
     env = {**os.environ, "DEBUG": "false", "ALLOWED_HOSTS": "127.0.0.1,localhost", "LOG_LEVEL": "WARNING",
            "PYTHONPATH": f"{ROOT / 'src'}:{ROOT / 'bench'}", "DATABASE_CONN_MAX_AGE": "600"}  # fmt: skip
-    if args.server == "granian":  # the Rust HTTP server, WSGI interface, one Python thread per worker
-        command = [sys.executable, "-m", "granian", "--interface", "wsgi", app, "--host", "127.0.0.1",
-                   "--port", str(PORT), "--workers", str(args.workers), "--blocking-threads", "1",
-                   "--log-level", "warning", "--no-ws"]  # fmt: skip
-    else:
-        command = [sys.executable, "-m", "gunicorn", app, "-b", f"127.0.0.1:{PORT}",
-                   "-w", str(args.workers), "--log-level", "warning"]  # fmt: skip
+    command = server_command(app, PORT, server=args.server, workers=args.workers)
     server = subprocess.Popen(command, env=env, start_new_session=True)  # noqa: S603
     try:
-        for _ in range(100):
-            try:
-                http.client.HTTPConnection("127.0.0.1", PORT, timeout=1).request("GET", "/healthz")
-                break
-            except OSError:
-                time.sleep(0.2)
+        if not wait_until_serving(PORT):
+            raise RuntimeError(f"{args.server} did not come up")
         with multiprocessing.Pool(args.clients) as pool:
             warm = [(offset + 50 + w, key, 2, args.accounts) for w in range(args.clients)]
             pool.map(client, warm)

@@ -35,7 +35,6 @@ import pstats
 import re
 import signal
 import subprocess
-import sys
 import threading
 import time
 
@@ -45,7 +44,9 @@ from _common import (  # noqa: E402
     django_setup,
     grouped_by_library,
     per_request,
+    server_command,
     throwaway_databases,
+    wait_until_serving,
     wsgi_post,
 )
 
@@ -134,28 +135,14 @@ def start_server(kind: str, workers: int, threads: int) -> subprocess.Popen:
         **({"DATABASE_PREPARE_THRESHOLD": "-1"} if noprep else {}),
         "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT / "bench")]),
     }
-    if kind == "granian":  # Rust HTTP server, WSGI interface; `threads` is its blocking (Python) threads
-        command = [sys.executable, "-m", "granian", "--interface", "wsgi", "--factory",
-                   "procedures_submit:server_app", "--host", "127.0.0.1", "--port", str(PORT),
-                   "--workers", str(workers), "--blocking-threads", str(threads), "--log-level", "warning",
-                   "--backlog", "2048", "--no-ws"]  # fmt: skip
-    else:
-        command = [sys.executable, "-m", "gunicorn", "procedures_submit:server_app()", "-b", f"127.0.0.1:{PORT}",
-                   "-w", str(workers), "-k", kind, "--log-level", "warning", "--backlog", "2048"]  # fmt: skip
-        if kind == "gthread":
-            command += ["--threads", str(threads)]
+    server_name, worker_class = ("granian", "sync") if kind == "granian" else ("gunicorn", kind)
+    command = server_command("procedures_submit:server_app", PORT, server=server_name, worker_class=worker_class,
+                             workers=workers, threads=threads, factory=True, backlog=2048)  # fmt: skip
     server = subprocess.Popen(command, env=env, start_new_session=True)  # noqa: S603
-    for _ in range(150):
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=2)
-            conn.request("GET", "/healthz")
-            if conn.getresponse().status == 200:
-                return server
-        except OSError:
-            pass
-        time.sleep(0.2)
+    if wait_until_serving(PORT):
+        return server
     stop_server(server)
-    raise RuntimeError("gunicorn did not come up")
+    raise RuntimeError(f"{kind} did not come up")
 
 
 def stop_server(server: subprocess.Popen) -> None:

@@ -3,6 +3,7 @@ granian, --server) on loopback, load from separate client processes; beside it `
 in the same run (the database's own simple-update limit on this machine).
 
 Target (issue 4): >= 1,000 grants/s sustained with p99 <= 50 ms, and >= 0.2 of the pgbench -N TPS.
+Each round also serves the entry point without the online grant's lane (`without_lane`), alternating with it.
 
     .venv/bin/python bench/points_online.py [--seconds 15] [--clients 8] [--workers 4] [--accounts 20000]
         [--server gunicorn|granian] [--compare] [--rounds 1]
@@ -135,6 +136,21 @@ def general_application(environ, start_response):
     return _general(environ, start_response)
 
 
+_router_only = None
+
+
+def router_application(environ, start_response):
+    """The server of the lane's baseline: the same entry point without the online grant's lane
+    (points.api.transactions_lane), so every request is resolved to the ninja view as before it."""
+    global _router_only
+    if _router_only is None:
+        import madoguchi.conf.wsgi  # noqa: F401  (sets Django up)
+        from madoguchi.core.handlers import Dispatcher
+
+        _router_only = Dispatcher()
+    return _router_only(environ, start_response)
+
+
 def _uptime() -> str:
     """Load averages (1, 5, 15 min) now, in UTC (Django sets TZ for this process)."""
     with open("/proc/loadavg") as f:
@@ -198,7 +214,10 @@ def main():
         print(found.pop("cprofile"))
         print(json.dumps(found, indent=2, ensure_ascii=False))
         return
-    paths = ["one_item_path", "general_path"] if args.compare else ["one_item_path"]
+    # Every run serves the deployment's entry point and, alternating with it, the same without the lane.
+    paths = ["one_item_path", "without_lane"] + (["general_path"] if args.compare else [])
+    apps = {"one_item_path": "madoguchi.conf.wsgi:application", "without_lane": "points_online:router_application",
+            "general_path": "points_online:general_application"}  # fmt: skip
     runs: dict[str, list[dict]] = {p: [] for p in paths}
     with throwaway_databases("online") as url:
         key = prepare(url, args.accounts)
@@ -207,12 +226,9 @@ def main():
         connections.close_all()
         for r in range(args.rounds):
             for path in paths:
-                app = (
-                    "madoguchi.conf.wsgi:application"
-                    if path == "one_item_path"
-                    else "points_online:general_application"
+                runs[path].append(
+                    measure(apps[path], key, args, offset=100 * (len(paths) * r + paths.index(path)))
                 )
-                runs[path].append(measure(app, key, args, offset=100 * (len(paths) * r + paths.index(path))))
     tps = pgbench(base, args.seconds, args.clients)
     best = {p: max(rs, key=lambda x: x["grants_per_second"]) for p, rs in runs.items()}
     result = {
@@ -225,9 +241,10 @@ def main():
         "ratio_vs_pgbench": round(best["one_item_path"]["grants_per_second"] / tps, 3),
         "uptime_before": uptime_before,
         "uptime_after": _uptime(),
+        "without_lane_best": best["without_lane"],
+        "runs": runs,
     }
     if args.compare:
-        result["runs"] = runs
         result["general_path_best"] = best["general_path"]
     print(json.dumps(result, indent=2))
     (ROOT / "bench" / "results" / "points_online.json").write_text(json.dumps(result, indent=2) + "\n")

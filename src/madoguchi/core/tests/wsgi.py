@@ -10,11 +10,22 @@ from django.db import close_old_connections
 from madoguchi.conf.wsgi import application
 
 
-def call(path, body=None, method="POST", **headers):
-    data = json.dumps(body).encode() if body is not None else b""
+def call(
+    path,
+    body=None,
+    method="POST",
+    *,
+    app=None,
+    raw: bytes | None = None,
+    content_type="application/json",
+    **headers,
+):
+    """One request through `app` (default: the project's entry point); `raw` is sent as the body as it is."""
+    app = app or application
+    data = raw if raw is not None else json.dumps(body).encode() if body is not None else b""
     environ = {"REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": "", "SCRIPT_NAME": "",
                "SERVER_NAME": "testserver", "SERVER_PORT": "80", "HTTP_HOST": "testserver",
-               "SERVER_PROTOCOL": "HTTP/1.1", "CONTENT_TYPE": "application/json", "CONTENT_LENGTH": str(len(data)),
+               "SERVER_PROTOCOL": "HTTP/1.1", "CONTENT_TYPE": content_type, "CONTENT_LENGTH": str(len(data)),
                "wsgi.input": io.BytesIO(data), "wsgi.errors": sys.stderr, "wsgi.url_scheme": "http",
                "wsgi.version": (1, 0), "wsgi.multithread": False, "wsgi.multiprocess": True,
                "wsgi.run_once": False, **{f"HTTP_{k.upper()}": v for k, v in headers.items()}}  # fmt: skip
@@ -28,11 +39,11 @@ def call(path, body=None, method="POST", **headers):
     request_started.disconnect(close_old_connections)
     request_finished.disconnect(close_old_connections)
     try:
-        response = application(environ, start_response)
+        response = app(environ, start_response)
         seen["body"] = b"".join(response)
         response.close()
     finally:
         request_started.connect(close_old_connections)
         request_finished.connect(close_old_connections)
-    seen["handler"] = application.handler_for(environ)
+    seen["handler"] = app.handler_for(environ)
     return seen

@@ -70,6 +70,9 @@ class Classes:
     # of the source's classes.
     failing_rows: tuple[np.ndarray, np.ndarray] | None = None
     origin: tuple[Classes, np.ndarray] | None = None
+    # The class sizes as float64, when grouping produced them that way (the dense path): the weights a roll-up
+    # from this snapshot counts with, without converting `counts` again every time.
+    weights: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.counts.shape[0])
@@ -92,7 +95,10 @@ def row_classes(problem: Problem) -> Classes:
     levels = tuple(0 for _ in problem.qi_names)
     # Level-0 codes are the leaf indices (the first column of a hierarchy has one label per row).
     codes = tuple(np.ascontiguousarray(problem.codes[:, q]) for q in range(problem.codes.shape[1]))
-    return Classes(levels, codes, np.ones(problem.n_rows, dtype=np.int64), hist)
+    # Float weights as well, as every grouped snapshot has them: the plain search groups from these rows, and
+    # must count the same way as the optimal search's roll-ups do (not convert the sizes at every node).
+    ones = np.ones(problem.n_rows, dtype=np.int64)
+    return Classes(levels, codes, ones, hist, weights=ones.astype(np.float64))
 
 
 def _compact_dense(key: np.ndarray, bound: int) -> tuple[np.ndarray, int]:
@@ -175,12 +181,14 @@ def group(
         sizes.append(size)
     dense = min(8 * n + 16384, _DENSE_LIMIT)
     key, bound = _combine(live, sizes, dense, n)
-    slot = first = inv = hist = None
+    slot = first = inv = hist = weights_out = None
     if bound <= dense:
         # Dense path: the keys fit a small array, so counting needs no sort.
-        counts = np.bincount(key, weights=source.counts, minlength=bound)
+        weights = source.counts if source.weights is None else source.weights
+        counts = np.bincount(key, weights=weights, minlength=bound)
         present = (counts > 0).nonzero()[0]  # 4× faster than flatnonzero on floats
-        counts_out = counts[present].astype(np.int64)
+        weights_out = counts[present]
+        counts_out = weights_out.astype(np.int64)
         if with_inverse or source.hist is not None:
             slot = np.empty(bound, dtype=np.int64)
             slot[present] = np.arange(present.shape[0])
@@ -199,6 +207,7 @@ def group(
             inv[order] = np.cumsum(new_group) - 1
         first = order[starts]
     snap = Classes(levels, (), counts_out, hist, inv if with_inverse else None, materialized=False)
+    snap.weights = weights_out
     if keep_codes is not None and not keep_codes(snap):
         return snap
     if first is None:

@@ -23,16 +23,18 @@ broken by the lowest level sum, then by the level vector in lexicographic (colum
     them satisfied: the chain usually ends just below the border), so a raise is tried only when a model of
     how raising a quasi-identifier cuts the suppressed rows, learnt from the raises evaluated so far,
     predicts that the raised node still fails (`_RaiseEffect`); there, the nodes evaluated went from 992 to
-    650 and the time by about a fifth. A skipped raise only leaves a smaller proven down-set; statuses stay
-    exact.
+    650 and the time by about a fifth. The joins of the first step are gated the same way, at a rate low
+    enough that no join that would fail was skipped there (`_JOIN_RATE`): 650 → 594 nodes evaluated, the
+    skipped ones all joins that would have satisfied, for a few per cent of the time (they were cheap ones).
+    A skipped raise or join only leaves a smaller proven down-set; statuses stay exact.
   - **Suppressed-row bound** (optional, `row_bound=True`; monotone models with a suppression limit): the
     rows a node suppresses include those suppressed by every node above it, so when the rows suppressed by
     *satisfying* nodes above n together exceed the limit, n fails — and so does the meet of those nodes
     (`lattice.RowSets`). Each snapshot keeps its source and class map so that a satisfying node's
     suppressed rows can be worked out along its roll-up chain. On Adult (k = 5, 4 %) it cuts the nodes
-    evaluated from about 650 to about 410, but its bookkeeping (row sets, unions) costs more than the
-    evaluations it saves (about 140 ms against 120), and at k = 100 (4 %) more again (63 against 44): off
-    by default, kept for larger inputs and measured in the tests.
+    evaluated from 594 to 410, but its bookkeeping (row sets, unions) costs more than the evaluations it
+    saves (about a fifth more time), and at k = 100 (4 %) more again (287 to 213 nodes, about two fifths
+    more time): off by default, kept for larger inputs and measured in the tests.
   - **Projection bound** (k-anonymity with or without a suppression limit; `projection_bound=True`, the
     default): Incognito's subset property. The projection of a node onto two quasi-identifiers (its levels
     there, the top level elsewhere) is itself a node, above it, whose classes are unions of the node's; so
@@ -40,12 +42,21 @@ broken by the lowest level sum, then by the level vector in lexicographic (colum
     every level combination of every pair are counted at once from the pairs' contingency tables
     (`lattice.projection_failures`, about 5 ms on Adult), and the down-set of every maximal failing
     projection node is marked failing. On Adult it cuts the nodes evaluated from 140 to 30 (k = 5, 0 %),
-    67 to 10 (k = 100, 0 %), 407 to 292 (k = 100, 4 %) and only 666 to 650 at k = 5, 4 %, where one
+    67 to 10 (k = 100, 0 %), 396 to 287 (k = 100, 4 %) and only 617 to 594 at k = 5, 4 %, where one
     pair fails (the failures there need most of the nine quasi-identifiers together) and the bound costs
     about what it saves.
   - **Roll-up**: each evaluated node's classes are grouped from the cached snapshot with the fewest classes
     among the nodes below it (`lattice.group`, `lattice.SnapshotCache`); the rows are read once, for the
-    bottom node.
+    bottom node. Snapshots keep their class sizes as float weights too, so a roll-up counts with them as
+    they are (`Classes.weights`).
+  - **Cost** (Adult, k = 5, 4 %): grouping is about two thirds of the time, the rest the search's own
+    bookkeeping (per evaluation: the source lookup, the suppressed count — a dot product with the mask — and
+    the status marks, a satisfied up-set written as one box; per climb: the joins, the chain) and the fixed
+    start (the lattice, the objective and its order, the projection bound). By a cost model fitted to
+    `group`, the 143 failing nodes that must at least be evaluated to cover the 4,519 nodes ahead of the
+    optimum would alone cost about 60 % of the grouping done now, most of them rolled up from the bottom
+    (they form an antichain: none is a source for another). This case stays short of 100× the plain search:
+    50–82× in runs of `bench/anonymize_adult.py` on a loaded 2-core machine (the other cases 100–450×).
   For entropy ℓ-diversity and t-closeness with a suppression limit, which are not monotone, failures are
   inferred only from the monotone relaxation (k, distinct ℓ), satisfaction only from "satisfied with no
   suppression", and a node is evaluated before any climb; every other node is still tested exactly, so the
@@ -104,6 +115,11 @@ _UNKNOWN, _FAIL, _SAT, _FAIL_ALONE = 0, 1, 2, 3
 # How many unresolved nodes ahead in the visiting order a climb tries to join in (see `climb`). On Adult, 4
 # cut evaluations by about a third against none; 8 to 32 did not help further.
 _LOOKAHEAD = 4
+# The rate (see `_RaiseEffect`) below which a join is predicted to satisfy and so not tried. Raising several
+# quasi-identifiers at once cuts the suppressed rows less per unit of shrink than one raise does (on Adult,
+# k = 5, 4 %, the joins that failed fell at rates from 0.17 up, median 0.33; those that satisfied from 0.37
+# up): at 0.2 a third of the satisfying joins are skipped and no failing one was.
+_JOIN_RATE = 0.2
 
 
 class _RaiseEffect:
@@ -128,11 +144,18 @@ class _RaiseEffect:
 
     def shrink(self, lower: Sequence[int], upper: Sequence[int]) -> float:
         """log of the factor by which the value combinations shrink from node `lower` to node `upper` ≥ it."""
-        return sum(sizes[a] - sizes[b] for sizes, a, b in zip(self.log_sizes, lower, upper, strict=True))
+        return sum(map(list.__getitem__, self.log_sizes, lower)) - sum(
+            map(list.__getitem__, self.log_sizes, upper)
+        )
 
     def likely_fails(self, suppressed: int, shrink: float) -> bool:
         """Whether a node with `suppressed` rows, raised by `shrink`, is predicted to fail still."""
         return math.log1p(suppressed) - self.rate * shrink > self.threshold
+
+    def may_fail(self, suppressed: int, shrink: float) -> bool:
+        """Whether a node with `suppressed` rows, raised by `shrink` in several quasi-identifiers at once (a
+        join), may fail still: the prediction at the low rate `_JOIN_RATE`."""
+        return math.log1p(suppressed) - _JOIN_RATE * shrink > self.threshold
 
     def observe(self, before: int, after: int, shrink: float) -> None:
         """Learn from a raise of one quasi-identifier that took the suppressed rows from `before` to `after`."""
@@ -142,12 +165,17 @@ class _RaiseEffect:
         self.rate = self.rates[len(self.rates) // 2]
 
 
-def _mark_satisfied_above(status_box: np.ndarray, levels: tuple[int, ...]) -> None:
+def _mark_satisfied_above(status_box: np.ndarray, levels: tuple[int, ...], overwrite: bool = False) -> None:
     """Mark every node ≥ `levels` satisfied, in the status array viewed with one axis per quasi-identifier
     (the up-set is a box of it). Only unknown nodes are overwritten: nothing above a satisfied node can have
-    been found to fail, and a status already known stays as it is."""
+    been found to fail, and a status already known stays as it is. `overwrite`: the caller knows that every
+    status already known in the up-set is "satisfied" (monotone models, where no node above a satisfied one
+    fails), so the box is written whole, without reading it first (about half the time)."""
     box = status_box[(*(slice(lv, None) for lv in levels), Ellipsis)]  # a view even with no quasi-identifier
-    box[box == _UNKNOWN] = _SAT
+    if overwrite:
+        box[...] = _SAT
+    else:
+        box[box == _UNKNOWN] = _SAT
 
 
 @dataclass(frozen=True)
@@ -347,9 +375,12 @@ def optimal_search(
     k_only = not evaluator.model.needs_sensitive  # then a class fails exactly when it is smaller than k
 
     def count_suppressed(snap: Classes) -> int:
-        if k_only:
-            return int(snap.counts[snap.counts < evaluator.model.k].sum())
+        if k_only:  # a dot product with the mask: about half the time of indexing and summing
+            return int(np.dot(snap.counts, snap.counts < evaluator.model.k))
         return int(snap.counts[evaluator.failing(snap.counts, snap.hist)].sum())
+
+    if monotone:  # the bottom is a roll-up source too: its count is a base for predictions (`join_fails`)
+        suppressed_counts[ctx.bottom.levels] = count_suppressed(ctx.bottom)
 
     def keep_codes(snap: Classes) -> bool:
         # With a monotone model, everything above a satisfied node is marked satisfied and never evaluated, so
@@ -368,7 +399,7 @@ def optimal_search(
         if suppressed <= limit:
             status[here] = _SAT
             if monotone or suppressed == 0:
-                _mark_satisfied_above(status_box, snap.levels)
+                _mark_satisfied_above(status_box, snap.levels, overwrite=monotone)
             if suppressed_sets is not None and suppressed:
                 suppressed_sets.add(snap.levels, ctx.failing_rows(snap))
             return True, False
@@ -389,13 +420,25 @@ def optimal_search(
                     st = _FAIL
         return int(st)
 
-    def fails_monotone(levels: tuple[int, ...]) -> bool:
+    def fails_monotone(levels: tuple[int, ...], source: Classes | None = None) -> bool:
         """Whether the node fails the monotone predicate, from its status, the bound or by evaluating it."""
         st = known(index_of(levels), levels)
         if st != _UNKNOWN:
             return st == _FAIL
-        sat, fails = judge(ctx.classes(levels, keep_codes=keep_codes))
+        sat, fails = judge(ctx.classes(levels, source, keep_codes=keep_codes))
         return fails and not sat
+
+    def join_fails(cand: tuple[int, ...]) -> bool:
+        """`fails_monotone` for a join, which is not evaluated when, predicted from the suppressed rows of the
+        snapshot it would be rolled up from (a failing node below it, or the bottom), it would satisfy even
+        at the low rate `_JOIN_RATE`: skipping it only leaves the join untried."""
+        if not monotone or not roll_up or status[index_of(cand)] != _UNKNOWN or suppressed_sets is not None:
+            return fails_monotone(cand)
+        source = ctx.cache.best_source(cand)
+        base = suppressed_counts.get(source.levels)
+        if base is not None and not raise_effect.may_fail(base, raise_effect.shrink(source.levels, cand)):
+            return False
+        return fails_monotone(cand, source)
 
     def next_unresolved(pos: int) -> list[int]:
         """The next `_LOOKAHEAD` nodes after position `pos` of the visiting order whose status is unknown
@@ -423,7 +466,7 @@ def optimal_search(
         cur = list(levels)
         for j in next_unresolved(pos):
             cand = tuple(map(max, nodes[j].tolist(), cur))
-            if list(cand) != cur and fails_monotone(cand):
+            if list(cand) != cur and join_fails(cand):
                 cur = list(cand)
         chain = [tuple(cur)]
         step = list(cur)
@@ -460,12 +503,19 @@ def optimal_search(
         if evaluated or cur != list(levels):
             masks.set_down(status, tuple(cur), _FAIL)
 
-    for pos, i in enumerate(order):
-        st = status[i]
-        if st == _FAIL or st == _FAIL_ALONE:
+    pos, n_order = 0, order.shape[0]
+    while pos < n_order:
+        # Skip the nodes already known to fail, a vector chunk at a time (_FAIL and _FAIL_ALONE are the odd
+        # codes): before the optimum nearly every node is, most of them marked by an earlier climb.
+        chunk = status[order[pos : pos + 256]]
+        open_ = ((chunk & 1) == 0).nonzero()[0]
+        if open_.shape[0] == 0:
+            pos += chunk.shape[0]
             continue
-        levels = tuple(int(x) for x in nodes[i])
-        st = known(int(i), levels)
+        pos += int(open_[0])
+        i = int(order[pos])
+        levels = tuple(nodes[i].tolist())
+        st = known(i, levels)
         if st == _UNKNOWN and monotone:
             # Nearly every node visited before the optimum fails: look for a failing node above it first.
             climb(levels, False, pos)
@@ -476,8 +526,10 @@ def optimal_search(
             if not sat:
                 if infer_fail and not monotone:
                     climb(levels, True, pos)
+                pos += 1
                 continue
         elif st != _SAT:
+            pos += 1
             continue
         return SearchOutcome(
             levels=levels,

@@ -6,7 +6,8 @@ platform's adapter is exercised exactly as against a real provider.
 
 The provider's secret and the account's security code are read with one plain SELECT (this view answers every
 application of a launch rush); the checks keep their order: unknown provider, bad signature, malformed body,
-no such account.
+no such account. Cookie-less calls take the short machine-API middleware stack (core/handlers.py), and the
+signature header is read from the WSGI environ (`request.headers` builds a mapping of every header first).
 """
 
 import hmac
@@ -21,6 +22,7 @@ from madoguchi.points.models import PaymentProvider
 from madoguchi.points.providers import SIGNATURE_HEADER, sign
 from madoguchi.sandboxpay.models import SandboxAccount
 
+_SIGNATURE_META = "HTTP_" + SIGNATURE_HEADER.upper().replace("-", "_")
 _quote = connection.ops.quote_name
 _LOOKUP = (
     f"SELECT p.callback_secret, a.security_code FROM {_quote(PaymentProvider._meta.db_table)} p "  # noqa: S608
@@ -48,10 +50,13 @@ def confirm(request: HttpRequest, provider_code: str) -> JsonResponse:
     if found is None:
         return JsonResponse({"confirmed": False, "reason": "unknown_provider"}, status=404)
     secret, security_code = found
-    signature = request.headers.get(SIGNATURE_HEADER, "")
-    if not hmac.compare_digest(signature, sign(request.body, secret)):
+    # Compared as bytes: compare_digest refuses a str with non-ASCII characters (a 500 instead of a 401).
+    signature = request.META.get(_SIGNATURE_META, "").encode("latin-1")  # WSGI headers are latin-1 strs
+    if not hmac.compare_digest(signature, sign(request.body, secret).encode()):
         return JsonResponse({"confirmed": False, "reason": "bad_signature"}, status=401)
     if account is None:
         return JsonResponse({"confirmed": False, "reason": "malformed"}, status=400)
-    confirmed = security_code is not None and hmac.compare_digest(security_code, code)
+    confirmed = security_code is not None and hmac.compare_digest(
+        security_code.encode(), code.encode("utf-8", "surrogatepass")
+    )
     return JsonResponse({"confirmed": confirmed, "reason": "" if confirmed else "no_such_account"})

@@ -88,3 +88,54 @@ def insert(
     obj._state.adding = False
     obj._state.db = using
     return obj
+
+
+_PAIRS: dict[tuple, tuple[str, tuple[models.Field, ...]]] = {}
+
+
+def insert_with_child(
+    parent: models.Model, child: models.Model, *, link: str, using: str = "default"
+) -> tuple[models.Model, models.Model]:
+    """INSERT `parent`, then `child`, whose foreign key `link` points to it; set both primary keys and the link.
+
+    On PostgreSQL one statement (a data-modifying WITH hands the parent's new key to the child), one round trip
+    fewer on a hot path; elsewhere two `insert` calls in one transaction. Either way both rows are written or
+    neither. The same rules as `insert` apply to both models."""
+    for obj in (parent, child):
+        if obj._state.adding is False or obj.pk is not None:
+            raise ValueError("insert_with_child() writes new rows only")
+    connection = connections[using]
+    fk = child._meta.get_field(link)
+    if not fk.many_to_one and not fk.one_to_one or fk.related_model is not type(parent):
+        raise TypeError(f"{type(child).__name__}.{link} is not a foreign key to {type(parent).__name__}")
+    parent_plan, child_plan = _plan(type(parent), using), _plan(type(child), using)
+    if not (parent_plan.returning and connection.vendor == "postgresql"):
+        with transaction.atomic(using=using, savepoint=False):
+            insert(parent, using=using)
+            setattr(child, link, parent)  # the link's column, now that the parent has its key
+            insert(child, using=using)
+        return parent, child
+    key = (type(parent), type(child), link, connection.vendor)
+    pair = _PAIRS.get(key)
+    if pair is None:
+        quote = connection.ops.quote_name
+        fields = tuple(f for f in child_plan.fields if f is not fk)
+        meta = child._meta
+        sql = (
+            f"WITH new_parent AS ({parent_plan.sql}) INSERT INTO {quote(meta.db_table)} "  # noqa: S608 (model names)
+            f"({quote(fk.column)}, {', '.join(quote(f.column) for f in fields)}) "
+            f"SELECT new_parent.{quote(type(parent)._meta.pk.column)}, {', '.join(['%s'] * len(fields))} "
+            f"FROM new_parent RETURNING {quote(fk.column)}, {quote(meta.pk.column)}"
+        )
+        pair = _PAIRS[key] = (sql, fields)
+    sql, fields = pair
+    params = [f.get_db_prep_save(f.pre_save(parent, True), connection) for f in parent_plan.fields]
+    params += [f.get_db_prep_save(f.pre_save(child, True), connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        parent.pk, child.pk = cursor.fetchone()
+    setattr(child, link, parent)
+    for obj in (parent, child):
+        obj._state.adding = False
+        obj._state.db = using
+    return parent, child

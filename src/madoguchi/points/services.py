@@ -166,16 +166,18 @@ def application_submit(
     try:
         with transaction.atomic():
             # fastsql: the launch rush's INSERTs, built once (see core/fastsql.py), the same rows as create().
-            application = fastsql.insert(Application(
+            application = Application(
                 campaign=campaign, resident=resident, provider=request.provider, mode=request.mode,
                 service_account=account, representative=representative, desk_session=desk,
                 clerk_id=desk.clerk_id if desk is not None else None,
                 municipality_id=desk.municipality_id if desk is not None else resident.municipality_id,
-            ))  # fmt: skip
-            fastsql.insert(PointAccount(
+            )  # fmt: skip
+            point_account = PointAccount(
                 application=application, campaign=campaign, provider=request.provider, service_account=account,
                 mode=request.mode, cap=campaign.cap,
-            ))  # fmt: skip
+            )  # fmt: skip
+            # Both rows in one statement on PostgreSQL: one round trip fewer on the launch rush's path.
+            fastsql.insert_with_child(application, point_account, link="application")
             _audit(actor=actor, action="points.application_submit", target=application, desk=desk,
                    stream=audit.sharded_stream(f"c{campaign.pk}", str(resident.pk)),
                    details={"campaign": campaign.code, "provider": request.provider.code, "mode": request.mode,

@@ -120,3 +120,15 @@ def test_insert_also_writes_both_or_neither():
     head.refresh_from_db()
     assert (head.seq, head.hash) == (0, "")
     assert AuditRecord.objects.filter(stream="fastsql-test").count() == 1
+
+
+@pytest.mark.django_db
+def test_insert_with_child_needs_a_foreign_key_to_the_parent():
+    municipality = MunicipalityFactory()
+    with pytest.raises(TypeError, match="not a foreign key"):
+        fastsql.insert_with_child(_record(municipality, 1), _record(municipality, 2), link="action")
+    with pytest.raises(TypeError, match="not a foreign key"):  # a foreign key, but to another model
+        fastsql.insert_with_child(_record(municipality, 1), _record(municipality, 2), link="municipality")
+    with pytest.raises(ValueError, match="new rows only"):
+        fastsql.insert_with_child(municipality, _record(municipality, 2), link="municipality")
+    assert not AuditRecord.objects.filter(stream="fastsql-test").exists()

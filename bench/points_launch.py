@@ -5,6 +5,10 @@ Measures accepted applications per second and proves zero duplicates: the databa
 must turn every second attempt into a refusal. Beside it, in the same run, the same number of bare
 INSERTs into the application table from the same processes — what the database alone costs. The client
 processes start and set Django up before the clock starts (a barrier); the timed window is the applications.
+The clients run with DEBUG off, as a deployment does. Beside the throughput, the CPU spent per accepted
+application over the timed window (both attempts of a resident): the clients' own, the provider's server's
+(its process group) and PostgreSQL's (every `postgres` process on the host, other work included), from /proc —
+on a shared host the throughput moves with the neighbours' load, what one application costs much less.
 Target (issue 4): >= 500 applications/s sustained with zero duplicates.
 
     .venv/bin/python bench/points_launch.py [--residents 4000] [--processes 8] [--workers 4]
@@ -88,6 +92,7 @@ def apply_all(indices: list[int]) -> dict:
 
     campaign, provider = _WORLD["campaign"], _WORLD["provider"]
     outcome: dict[str, int] = {}
+    cpu = time.process_time()
     for i in indices:
         resident = Resident.objects.get(mykey_id=f"B{i:07d}")
         request = services.ApplicationRequest(provider, "charge", f"acct{i}", f"acct{i}", "123")
@@ -96,7 +101,29 @@ def apply_all(indices: list[int]) -> dict:
             outcome["accepted"] = outcome.get("accepted", 0) + 1
         except services.PointsError as exc:
             outcome[exc.code] = outcome.get(exc.code, 0) + 1
+    outcome[_CPU] = round((time.process_time() - cpu) * 1e6)
     return outcome
+
+
+_CPU = "_cpu_us"  # the CPU a client process spent on its share, beside its outcomes
+
+
+def cpu_seconds(select) -> float:
+    """User + system CPU so far of every process whose /proc stat fields (after the command name) `select`
+    accepts: [state, ppid, pgrp, …]."""
+    total = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as f:
+                head, _, rest = f.read().rpartition(")")
+        except OSError:  # gone meanwhile
+            continue
+        fields = rest.split()
+        if select(head.partition("(")[2], fields):
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def bare_inserts(args) -> None:
@@ -116,6 +143,10 @@ def main():
     args = parser.parse_args()
     import psycopg
 
+    # The client processes run as a deployment does: DEBUG off. With DEBUG on, Django's debug cursor renders
+    # and keeps every statement's SQL (about a quarter of a client's CPU per application, none of it the
+    # product's work). The spawned processes inherit this environment.
+    os.environ["DEBUG"] = "false"
     server = None
     with throwaway_databases("launch") as url:
         try:
@@ -138,11 +169,19 @@ def main():
             # Process start-up and Django set-up happen before the clock starts (they were inside the timed
             # window before): every process signals ready on the barrier, then all the work is handed out.
             barrier = ctx.Barrier(len(twice) + 1)
+            # CPU per application, read from /proc over the timed window: the provider's server (its process
+            # group) and PostgreSQL (every `postgres` process); the clients report their own. On a shared host
+            # these say what the throughput cannot: what one application costs.
+            provider_cpu = lambda: cpu_seconds(lambda name, f: f[2] == str(server.pid))  # noqa: E731
+            postgres_cpu = lambda: cpu_seconds(lambda name, f: name == "postgres")  # noqa: E731
+            load_before = os.getloadavg()[0]
             with ctx.Pool(len(twice), initializer=ready, initargs=(url, barrier)) as pool:
                 barrier.wait(timeout=300)
+                cpu_before = provider_cpu(), postgres_cpu()
                 started = time.monotonic()
                 outcomes = pool.map(apply_all, twice, chunksize=1)
                 elapsed = time.monotonic() - started
+                cpu_after = provider_cpu(), postgres_cpu()
             with psycopg.connect(url, autocommit=True) as conn:
                 conn.execute(
                     "CREATE TABLE bench_apps (id bigserial primary key, resident bigint unique, account text)"
@@ -165,6 +204,11 @@ def main():
     for outcome in outcomes:
         for key, n in outcome.items():
             totals[key] = totals.get(key, 0) + n
+    accepted = max(totals.get("accepted", 0), 1)
+    cpu_ms = {"clients": totals.pop(_CPU) / 1000 / accepted,
+              "provider_server": (cpu_after[0] - cpu_before[0]) * 1000 / accepted,
+              "postgresql": (cpu_after[1] - cpu_before[1]) * 1000 / accepted}  # fmt: skip
+    cpu_ms["total"] = sum(cpu_ms.values())
     result = {
         "benchmark": "points_launch",
         "residents": args.residents,
@@ -181,6 +225,11 @@ def main():
         "distinct_accounts": stored[2],
         "duplicates": stored[0] - stored[1],
         "reserved_budget_matches": reserved == 5000 * stored[0],
+        # Both attempts of a resident counted against its one accepted application.
+        "cpu_ms_per_accepted_application": {k: round(v, 2) for k, v in cpu_ms.items()},
+        "accepted_per_second_if_cpu_bound": round(os.cpu_count() * 1000 / cpu_ms["total"], 1),
+        "cores": os.cpu_count(),
+        "load_average_before": round(load_before, 2),
     }
     print(json.dumps(result, indent=2))
     (ROOT / "bench" / "results" / "points_launch.json").write_text(json.dumps(result, indent=2) + "\n")

@@ -140,6 +140,9 @@ def _database(var: str, sqlite_name: str) -> dict:
             }
         )
     else:
+        if config["ENGINE"] == "django.db.backends.postgresql":
+            # Django's backend with a health check that polls the socket before falling back to SELECT 1.
+            config["ENGINE"] = "madoguchi.core.db.backends.postgresql"
         config.setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
         config.setdefault("CONN_HEALTH_CHECKS", True)
         # Server-side parameters and prepared statements: psycopg prepares a statement once it has run

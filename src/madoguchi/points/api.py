@@ -78,14 +78,15 @@ def transactions_lane(request) -> HttpResponse | None:
     scheme, _sep, token = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
     if request.method != "POST" or scheme.lower() != "bearer" or request.content_type != "application/json":
         return None
-    try:
-        items = json.loads(request.body)
-    except ValueError:
-        return None
-    if type(items) is not list or len(items) != 1 or type(items[0]) is not dict:
-        return None
+    # The key first, as the router's auth does: a request without a valid key never has its body read here.
     provider = services.provider_for_key(token)
     if provider is None:
+        return None
+    try:
+        items = json.loads(request.body)
+    except Exception:  # noqa: BLE001 — too large, too deep, not JSON: the router gives its own answer
+        return None
+    if type(items) is not list or len(items) != 1 or type(items[0]) is not dict:
         return None
     try:
         results = services.transactions_record(provider=provider, items=items)

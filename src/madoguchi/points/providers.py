@@ -108,9 +108,12 @@ def _forget(scheme: str, host: str, port: int) -> None:
         conn.close()
 
 
-# The server closed a kept-alive connection just as it was reused: nothing was processed; once more on a new one
-# (the callback only reads the provider's data, so a repeat is harmless).
-_STALE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
+# The server had closed a kept-alive connection just as it was reused: the request is sent once more, on a new
+# connection, only when the provider cannot have acted on it — sending failed (`_UNSENT`), or the connection was
+# closed before a single byte of an answer (`RemoteDisconnected`, what a server's idle timeout looks like). A
+# reset while waiting for the answer is not repeated: the provider may have processed the request (and may
+# count attempts or refuse a replayed nonce), so it counts as "not confirmed".
+_UNSENT = (BrokenPipeError, ConnectionResetError)
 
 
 def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
@@ -130,14 +133,20 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
     headers = {"User-Agent": USER_AGENT, **headers}
     while True:
         conn, reused = _connection(scheme, host, port)
+        # Whatever goes wrong (a timeout included), the connection's state is unknown: it is never reused.
         try:
             conn.request("POST", target, body, headers)
+        except BaseException as exc:
+            _forget(scheme, host, port)
+            if reused and isinstance(exc, _UNSENT):
+                continue
+            raise
+        try:
             response = conn.getresponse()
             content = response.read()
         except BaseException as exc:
-            # Whatever went wrong (a timeout included), the connection's state is unknown: never reuse it.
             _forget(scheme, host, port)
-            if reused and isinstance(exc, _STALE):
+            if reused and isinstance(exc, http.client.RemoteDisconnected):
                 continue
             raise
         if response.will_close:

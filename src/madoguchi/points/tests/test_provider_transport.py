@@ -6,6 +6,8 @@ back."""
 
 import http.server
 import json
+import socket
+import struct
 import threading
 import time
 from types import SimpleNamespace
@@ -28,6 +30,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers["Content-Length"]))
         self.server.seen.append((self.path, dict(self.headers), body))
         status, answer, close, delay = self.server.script(body)
+        if status == "reset":  # read the request, then reset the connection without a byte of answer
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+            self.close_connection = True
+            return
         if delay:
             time.sleep(delay)
         self.send_response(status)
@@ -187,3 +194,15 @@ def test_credentials_in_the_url_go_through_requests(server, monkeypatch):
     monkeypatch.setattr(providers, "_session", Session)
     url = f"http://user:pw@127.0.0.1:{server.server_address[1]}/p/confirm"
     assert _confirm(url).confirmed and sent == [url] and server.connections == 0
+
+
+def test_a_reset_while_waiting_for_the_answer_is_not_sent_again(server):
+    """The provider may have acted on a request whose answer never came: it is not repeated (the application is
+    refused as unreachable), unlike a request that could not be sent."""
+    assert _confirm(_url(server)).confirmed
+    server.script = lambda body: ("reset", b"", True, 0)
+    answer = _confirm(_url(server))
+    assert not answer.confirmed and answer.reason == "unreachable"
+    assert len(server.seen) == 2  # the first call and the reset one: no second try
+    server.script = _confirmed
+    assert _confirm(_url(server)).confirmed  # on a new connection

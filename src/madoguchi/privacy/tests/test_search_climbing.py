@@ -82,15 +82,16 @@ def outcome(problem, evaluator, metric, search, **kw):
     suppression=st.sampled_from([0.0, 0.02, 0.04, 0.1, 0.3]),
     metric=st.sampled_from(["entropy", "loss", "precision"]),
 )
-def test_skipping_raises_never_changes_the_optimum(seed, n_rows, n_qi, k, suppression, metric):
+def test_skipping_raises_or_joins_never_changes_the_optimum(seed, n_rows, n_qi, k, suppression, metric):
     problem = random_problem(seed, n_rows, n_qi)
     evaluator = Evaluator(PrivacyModel(k=k, suppression=suppression), problem.n_rows)
     expected = outcome(problem, evaluator, metric, plain_search)
     assert outcome(problem, evaluator, metric, optimal_search) == expected
-    # The most aggressive skipping there is: no raise is ever tried.
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(_RaiseEffect, "likely_fails", lambda *a: False)
-        assert outcome(problem, evaluator, metric, optimal_search) == expected
+    # The most aggressive skipping there is: no raise is ever tried; no join is ever tried; every join is tried.
+    for predicate, answer in (("likely_fails", False), ("may_fail", False), ("may_fail", True)):
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(_RaiseEffect, predicate, lambda *a, answer=answer: answer)
+            assert outcome(problem, evaluator, metric, optimal_search) == expected, (predicate, answer)
 
 
 def test_the_skip_saves_evaluations_on_larger_tables_and_keeps_the_plain_optimum(monkeypatch):

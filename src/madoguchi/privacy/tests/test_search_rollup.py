@@ -1,14 +1,13 @@
 """Roll-up and the cheaper steps of the optimal search: chains of roll-ups (through snapshots that carry their
-class sizes as float weights) give the classes grouped from the rows; a satisfied up-set written whole; joins
-skipped on a prediction never change the optimum (checked against the plain search, with every join skipped
-and with every join tried)."""
+class sizes as float weights) give the classes grouped from the rows; a satisfied up-set written whole; on larger
+tables the join prediction is used and keeps the plain optimum (the property test with every join skipped or
+tried is in test_search_climbing.py)."""
 
 import numpy as np
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from madoguchi.privacy.engine import NoSolutionError, PrivacyModel, optimal_search, plain_search
+from madoguchi.privacy.engine import PrivacyModel, optimal_search, plain_search
 from madoguchi.privacy.engine import search as search_module
 from madoguchi.privacy.engine.lattice import LatticeMasks, group, lattice_nodes, row_classes
 from madoguchi.privacy.engine.models import Evaluator
@@ -57,41 +56,6 @@ def test_a_satisfied_up_set_written_whole_is_the_up_set(heights, data):
     search_module._mark_satisfied_above(status.reshape(tuple(h + 1 for h in heights)), levels, overwrite=True)
     assert (status[up] == search_module._SAT).all()
     assert (status[~up] == before[~up]).all()
-
-
-def outcome(problem, evaluator, metric="entropy"):
-    try:
-        return optimal_search(problem, evaluator, metric).levels
-    except NoSolutionError:
-        return None
-
-
-def plain_outcome(problem, evaluator, metric="entropy"):
-    try:
-        return plain_search(problem, evaluator, metric).levels
-    except NoSolutionError:
-        return None
-
-
-@SETTINGS
-@given(
-    seed=st.integers(0, 10**6),
-    n_rows=st.integers(1, 200),
-    n_qi=st.integers(1, 5),
-    k=st.integers(1, 12),
-    suppression=st.sampled_from([0.0, 0.02, 0.04, 0.1, 0.3]),
-    metric=st.sampled_from(["entropy", "loss", "precision"]),
-)
-def test_skipping_joins_never_changes_the_optimum(seed, n_rows, n_qi, k, suppression, metric):
-    problem = random_problem(seed, n_rows, n_qi)
-    evaluator = Evaluator(PrivacyModel(k=k, suppression=suppression), problem.n_rows)
-    expected = plain_outcome(problem, evaluator, metric)
-    assert outcome(problem, evaluator, metric) == expected
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(_RaiseEffect, "may_fail", lambda *a: False)  # no join is ever tried
-        assert outcome(problem, evaluator, metric) == expected
-        mp.setattr(_RaiseEffect, "may_fail", lambda *a: True)  # every join is tried, as before
-        assert outcome(problem, evaluator, metric) == expected
 
 
 def test_the_join_prediction_is_used_on_larger_tables_and_keeps_the_plain_optimum(monkeypatch):

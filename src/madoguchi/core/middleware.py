@@ -99,7 +99,9 @@ class MyNumberInURLGuardMiddleware:
 class MachineRequestMiddleware:
     """The end of the machine-API stack (`core/handlers.py`): what the full stack's session, authentication,
     tenant and desk middleware leave on a request that carries no cookie — an anonymous user, no municipality
-    from the path, no desk session — so that code written for either stack finds the same attributes."""
+    from the path, no desk session — so that code written for either stack finds the same attributes. It also
+    checks the Host header against ALLOWED_HOSTS, as CommonMiddleware does on the full stack (an unknown host is
+    a 400, whichever stack the request takes)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -107,6 +109,7 @@ class MachineRequestMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         from django.contrib.auth.models import AnonymousUser
 
+        request.get_host()  # raises DisallowedHost for a host not in ALLOWED_HOSTS
         request.user = AnonymousUser()
         request.municipality = None
         request.desk = None

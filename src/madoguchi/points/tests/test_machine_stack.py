@@ -56,3 +56,15 @@ def test_the_my_number_guard_and_the_language_hold_on_the_short_stack():
                    accept_language="en")  # fmt: skip
     assert missing["status"] == 404 and missing["headers"].get("Content-Language") == "en"
     assert json.loads(missing["body"])["message"] == "There is no such procedure in this municipality."
+
+
+def test_an_unknown_host_is_refused_on_both_stacks():
+    """The short stack checks the Host header as the full stack's CommonMiddleware does."""
+    path = "/api/v1/points/transactions"
+    short = call(path, [tx("h1", 100)], host="evil.example", authorization="Bearer mpk_x_y")
+    assert short["handler"] is application.machine and short["status"] == 400
+    full = call(path, [tx("h1", 100)], host="evil.example", authorization="Bearer mpk_x_y", cookie="a=b")
+    assert full["handler"] is application.full and full["status"] == 400
+    assert (
+        call(path, [tx("h1", 100)], authorization="Bearer mpk_x_y")["status"] == 401
+    )  # testserver is allowed

@@ -176,3 +176,26 @@ def grouped_by_library(stats) -> dict[str, float]:
             group = "built-ins (C)" if filename == "~" else "python stdlib"
         total[group] += tottime
     return dict(sorted(total.items(), key=lambda kv: -kv[1]))
+
+
+def cpu_seconds(select) -> float:
+    """User + system CPU so far of every process whose /proc stat fields (after the command name) `select`
+    accepts: [state, ppid, pgrp, …]."""
+    total = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as f:
+                head, _, rest = f.read().rpartition(")")
+        except OSError:  # gone meanwhile
+            continue
+        fields = rest.split()
+        if select(head.partition("(")[2], fields):
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU so far of every `postgres` process on the host (other databases' work included)."""
+    return cpu_seconds(lambda name, fields: name == "postgres")

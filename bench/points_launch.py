@@ -22,7 +22,15 @@ import signal
 import subprocess
 import time
 
-from _common import ROOT, django_setup, server_command, throwaway_databases, wait_until_serving  # noqa: E402
+from _common import (  # noqa: E402
+    ROOT,
+    cpu_seconds,
+    django_setup,
+    postgres_cpu_seconds,
+    server_command,
+    throwaway_databases,
+    wait_until_serving,
+)
 
 PORT = 8792
 
@@ -108,24 +116,6 @@ def apply_all(indices: list[int]) -> dict:
 _CPU = "_cpu_us"  # the CPU a client process spent on its share, beside its outcomes
 
 
-def cpu_seconds(select) -> float:
-    """User + system CPU so far of every process whose /proc stat fields (after the command name) `select`
-    accepts: [state, ppid, pgrp, …]."""
-    total = 0
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat") as f:
-                head, _, rest = f.read().rpartition(")")
-        except OSError:  # gone meanwhile
-            continue
-        fields = rest.split()
-        if select(head.partition("(")[2], fields):
-            total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
-
-
 def bare_inserts(args) -> None:
     url, indices = args
     import psycopg
@@ -173,7 +163,7 @@ def main():
             # group) and PostgreSQL (every `postgres` process); the clients report their own. On a shared host
             # these say what the throughput cannot: what one application costs.
             provider_cpu = lambda: cpu_seconds(lambda name, f: f[2] == str(server.pid))  # noqa: E731
-            postgres_cpu = lambda: cpu_seconds(lambda name, f: name == "postgres")  # noqa: E731
+            postgres_cpu = postgres_cpu_seconds
             load_before = os.getloadavg()[0]
             with ctx.Pool(len(twice), initializer=ready, initargs=(url, barrier)) as pool:
                 barrier.wait(timeout=300)

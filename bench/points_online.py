@@ -3,7 +3,8 @@ granian, --server) on loopback, load from separate client processes; beside it `
 in the same run (the database's own simple-update limit on this machine).
 
 Target (issue 4): >= 1,000 grants/s sustained with p99 <= 50 ms, and >= 0.2 of the pgbench -N TPS.
-Each round also serves the entry point without the online grant's lane (`without_lane`), alternating with it.
+Each round also serves the entry point without the online grant's lane (`without_lane`), alternating with it,
+and says the CPU per request of the load generator, the server and PostgreSQL over its timed window (/proc).
 
     .venv/bin/python bench/points_online.py [--seconds 15] [--clients 8] [--workers 4] [--accounts 20000]
         [--server gunicorn|granian] [--compare] [--rounds 1]
@@ -26,10 +27,12 @@ import time
 from _common import (  # noqa: E402
     BASE_URL,
     ROOT,
+    cpu_seconds,
     django_setup,
     enrol_accounts,
     grouped_by_library,
     per_request,
+    postgres_cpu_seconds,
     server_command,
     throwaway_databases,
     wait_until_serving,
@@ -47,12 +50,13 @@ def prepare(url: str, accounts: int) -> str:
     return services.api_key_issue(provider=provider, actor=None)
 
 
-def client(args) -> tuple[int, list[float]]:
+def client(args) -> tuple[int, list[float], float]:
     worker, key, seconds, accounts = args
     conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=10)
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
     at = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
     latencies, n, granted = [], 0, 0
+    cpu = time.process_time()
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         body = json.dumps([{"id": f"w{worker}-{n}", "account": f"acct{(worker * 7919 + n * 104729) % accounts}",
@@ -66,7 +70,7 @@ def client(args) -> tuple[int, list[float]]:
             raise RuntimeError(f"HTTP {response.status}: {payload[:200]!r}")
         granted += json.loads(payload)["items"][0]["status"] in ("granted", "capped")
         n += 1
-    return granted, latencies
+    return granted, latencies, time.process_time() - cpu
 
 
 def profile(key: str, n: int, accounts: int) -> dict:
@@ -171,16 +175,25 @@ def measure(app: str, key: str, args, offset: int) -> dict:
         with multiprocessing.Pool(args.clients) as pool:
             warm = [(offset + 50 + w, key, 2, args.accounts) for w in range(args.clients)]
             pool.map(client, warm)
+            # CPU over the timed window, from /proc: the server's process group, every postgres process (other
+            # work on the host included); the clients report their own.
+            server_cpu = lambda: cpu_seconds(lambda name, f: f[2] == str(server.pid))  # noqa: E731
+            before = server_cpu(), postgres_cpu_seconds()
             started = time.monotonic()
             outcomes = pool.map(
                 client, [(offset + w, key, args.seconds, args.accounts) for w in range(args.clients)]
             )
             elapsed = time.monotonic() - started
+            after = server_cpu(), postgres_cpu_seconds()
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=20)
-    latencies = sorted(x for _, lat in outcomes for x in lat)
-    grants = sum(g for g, _ in outcomes)
+    latencies = sorted(x for _, lat, _ in outcomes for x in lat)
+    grants = sum(g for g, _, _ in outcomes)
+    per = 1000 / max(len(latencies), 1)
+    cpu_ms = {"load_generator": sum(c for _, _, c in outcomes) * per, "server": (after[0] - before[0]) * per,
+              "postgresql": (after[1] - before[1]) * per}  # fmt: skip
+    cpu_ms["total"] = sum(cpu_ms.values())
     return {
         "seconds": round(elapsed, 1),
         "requests": len(latencies),
@@ -188,6 +201,7 @@ def measure(app: str, key: str, args, offset: int) -> dict:
         "grants_per_second": round(grants / elapsed, 1),
         "p50_ms": round(latencies[len(latencies) // 2] * 1000, 1),
         "p99_ms": round(latencies[int(len(latencies) * 0.99)] * 1000, 1),
+        "cpu_ms_per_request": {k: round(v, 2) for k, v in cpu_ms.items()},
     }
 
 

@@ -14,6 +14,7 @@ from madoguchi.privacy.engine.models import Evaluator
 from madoguchi.privacy.engine.search import _RaiseEffect
 
 from .test_search_bounds import random_problem
+from .test_search_climbing import counting_skips
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -61,14 +62,7 @@ def test_a_satisfied_up_set_written_whole_is_the_up_set(heights, data):
 def test_the_join_prediction_is_used_on_larger_tables_and_keeps_the_plain_optimum(monkeypatch):
     """Tables of a thousand rows and six quasi-identifiers with suppression: joins are skipped (counted) and
     the optimum is the plain one."""
-    skipped = []
-    original = _RaiseEffect.may_fail
-
-    def counted(self, *args):
-        fails = original(self, *args)
-        skipped.append(not fails)
-        return fails
-
+    counted, skipped = counting_skips("may_fail")
     monkeypatch.setattr(_RaiseEffect, "may_fail", counted)
     for seed in range(5):
         problem = random_problem(seed, 1000, 6)

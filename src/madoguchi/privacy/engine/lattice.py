@@ -475,6 +475,10 @@ def projection_failures(
         for b in range(a + 1, n_qi):
             pair = source.codes[a] * leaf[b] + source.codes[b]
             table = np.bincount(pair, weights=weights, minlength=leaf[a] * leaf[b])
+            # Both at the leaf level is the pair's finest combination: if it suppresses no more than the
+            # limit, no combination of the pair does (raising a level only merges cells), so none is counted.
+            if np.dot(table, (table > 0) & (table < k)) <= limit:
+                continue
             cells = table.nonzero()[0]
             ca = level_codes[a][:, cells // leaf[b]]  # (levels of a, cells)
             cb = level_codes[b][:, cells % leaf[b]]  # (levels of b, cells)

@@ -109,9 +109,11 @@ def enrol_accounts(n: int):
     apps = Application.objects.bulk_create(
         [Application(campaign=campaign, resident=r, provider=provider, mode="charge", service_account=f"acct{i}")
          for i, r in enumerate(residents)], batch_size=5000)  # fmt: skip
+    # Enrolled when earning starts: the benchmarks' spending (dated from `now` on) all falls after enrolment.
     PointAccount.objects.bulk_create(
         [PointAccount(application=a, campaign=campaign, provider=provider, service_account=a.service_account,
-                      mode="charge", cap=5000) for a in apps], batch_size=5000)  # fmt: skip
+                      mode="charge", cap=5000, enrolled_at=campaign.earning_starts_at) for a in apps],
+        batch_size=5000)  # fmt: skip
     return provider, campaign
 
 

@@ -508,11 +508,14 @@ def municipal_services_table(municipality: Municipality, campaign: Campaign | No
 
 
 def municipal_desk_table(municipality: Municipality, campaign: Campaign | None = None) -> Table:
-    """The desk's work per clerk: reservations and applications made at this municipality's desk."""
+    """The desk's work per clerk: reservations and applications made at this municipality's desk (for whichever
+    resident it served: an application counts for the resident's own municipality elsewhere, and for the desk
+    that made it here)."""
+    applications = Application.objects.filter(desk_session__municipality=municipality)
+    if campaign is not None:
+        applications = applications.filter(campaign=campaign)
     applications = (
-        _municipal_applications(municipality, campaign)
-        .filter(desk_session__isnull=False, desk_session__municipality=municipality)
-        .values("clerk_id", "clerk__display_name", "clerk__username")
+        applications.values("clerk_id", "clerk__display_name", "clerk__username")
         .annotate(n=Count("pk"), last=Max("created_at"))
         .order_by()
     )

@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 from datetime import datetime
 from json.encoder import encode_basestring
 
@@ -50,13 +51,18 @@ _STAGING = (
 
 # The accounts of the keys in a JSON array (%s), of one provider and campaigns, locked in primary-key order.
 ACCOUNTS_SQL = (
-    "SELECT a.id, a.service_account, a.campaign_id, a.mode, a.cap, a.granted FROM "
+    "SELECT a.id, a.service_account, a.campaign_id, a.mode, a.cap, a.granted, a.enrolled_at FROM "
     "(SELECT f.id FROM (SELECT DISTINCT value AS account FROM json_array_elements_text(%s::json)) s "
     "CROSS JOIN LATERAL (SELECT f.id FROM points_pointaccount f WHERE f.provider_id = %s "
     "AND f.service_account = s.account AND f.campaign_id = ANY(%s) OFFSET 0) f "
     "ORDER BY f.id OFFSET 0) u CROSS JOIN LATERAL "
     "(SELECT * FROM points_pointaccount a WHERE a.id = u.id FOR UPDATE) a"
 )
+
+
+# Control characters (C0, DEL, C1) have no place in an id or an account, and PostgreSQL text cannot hold NUL:
+# items with them leave the fast path, and the general one (services._parse_transaction) refuses them.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def applies(items: list) -> bool:
@@ -82,7 +88,7 @@ def _fast_item(raw, modes, max_amount, when_cache):
     ):
         return None
     key = account.strip()
-    if not 1 <= len(key) <= 64:
+    if not 1 <= len(key) <= 64 or CONTROL_CHARACTERS.search(item_id) or CONTROL_CHARACTERS.search(account):
         return None
     at = when_cache.get(occurred)
     if at is None:
@@ -194,13 +200,21 @@ def record(provider: PaymentProvider, items: list, actor):
                     ACCOUNTS_SQL,
                     [json.dumps([v[2] for v in fresh], ensure_ascii=False), provider.pk, list(campaigns)],
                 )
-                for pk, key, campaign_id, mode, cap, granted in pg.fetchall():
+                for pk, key, campaign_id, mode, cap, granted, enrolled_at in pg.fetchall():
                     c = campaigns[campaign_id]
                     index = len(account_pk)
                     account_pk.append(pk)
                     headroom.append(cap - granted)
+                    # Spending before the application earns nothing: the window opens at the later of the two.
                     accounts.setdefault(key, []).append(
-                        (index, c.earning_starts_at, c.earning_ends_at, mode, c.rate_bp, cap)
+                        (
+                            index,
+                            max(c.earning_starts_at, enrolled_at),
+                            c.earning_ends_at,
+                            mode,
+                            c.rate_bp,
+                            cap,
+                        )
                     )
             n = len(fresh)
             status = [""] * n

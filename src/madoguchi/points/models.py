@@ -3,12 +3,14 @@
 Money and points are integer yen (1 point = 1 yen). The database keeps the invariants that matter:
 - a point account's granted total stays within [0, cap] (CHECK), updated under row locks in pk order;
 - a campaign's reserved budget never exceeds its budget (CHECK), updated with F() under a row lock;
-- one application per resident per campaign, one provider account per campaign (UNIQUE);
+- one application per resident per campaign, one provider account per campaign (UNIQUE), and one holder
+  per provider account across campaigns (UNIQUE, AccountHolder);
 - one answer per provider transaction id (UNIQUE), which is what makes ingestion idempotent.
 """
 
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from madoguchi.core.models import Municipality
@@ -174,6 +176,9 @@ class PointAccount(models.Model):
     mode = models.CharField(max_length=8, choices=Mode.choices)
     cap = models.PositiveIntegerField()
     granted = models.PositiveIntegerField(default=0)
+    # When the application was accepted: a charge or purchase made before it earns nothing (DOMAIN §2: the
+    # resident applies, *then* spends). Kept here, beside the headroom, so a grant reads it with the lock.
+    enrolled_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         constraints = [
@@ -187,6 +192,25 @@ class PointAccount(models.Model):
         return f"{self.provider_id}:{self.service_account}"
 
 
+class AccountHolder(models.Model):
+    """Who holds a payment-service account, across every campaign: one provider account is registered by one
+    person only (DOMAIN §2), whichever campaign (2020 or a 2022 variant) it is registered in. The first
+    accepted application claims it; the same resident may register it again in another campaign."""
+
+    provider = models.ForeignKey(PaymentProvider, on_delete=models.PROTECT, related_name="+", db_index=False)
+    service_account = models.CharField(_("payment service ID"), max_length=64)
+    resident = models.ForeignKey(Resident, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "service_account"], name="account_holder_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider_id}:{self.service_account}"
+
+
 class ProviderTransaction(models.Model):
     """Every item a provider sent, with the answer it got. UNIQUE (provider, kind, external_id): the same id
     again returns the stored answer and grants nothing twice."""
@@ -194,6 +218,8 @@ class ProviderTransaction(models.Model):
     class Kind(models.TextChoices):
         TRANSACTION = "tx", _("charge or purchase")
         REFUND = "refund", _("refund")
+        # A phase-2 fixed grant: its own id space, so a provider's transaction id can never collide with it.
+        FIXED = "fixed", _("fixed grant")
 
     class Status(models.TextChoices):
         GRANTED = "granted", _("granted")

@@ -22,6 +22,7 @@ from madoguchi.identity import resident_services
 from madoguchi.identity.models import Resident, ResidentCertificate
 from madoguchi.points import calc, ingest, providers
 from madoguchi.points.models import (
+    AccountHolder,
     Application,
     Campaign,
     Mode,
@@ -70,6 +71,8 @@ def reservation_create(
     """予約. Needs a MyKey ID. Closes automatically once reservations × cap reach the budget (the campaign row
     is locked, and a CHECK keeps reservations × cap ≤ budget even if this check were skipped).
     `representative`: the legal representative reserving for a child under 15 (see child_reserve)."""
+    if campaign.kind != Campaign.Kind.PREMIUM:
+        raise PointsError("no_reservations", _("This campaign takes no reservations."))
     if not resident.mykey_id:
         raise PointsError("no_mykey_id", _("Set up your MyKey ID first."))
     now = timezone.now()
@@ -148,7 +151,9 @@ def application_submit(
     """申込み: final and irrevocable. The provider confirms the account over HTTP first (outside the database
     transaction); then the application and its point account are written, and the cap is reserved from the
     budget with one conditional UPDATE of the campaign row; the UNIQUE constraints refuse a second
-    application or an account already registered by someone else, the CHECK a budget overrun."""
+    application or an account already registered by someone else (in this campaign by UNIQUE, in any campaign
+    by the account's holder row, `AccountHolder`), the CHECK a budget overrun. The application counts for the
+    resident's own municipality (its dashboard); the desk that served them is recorded beside it."""
     account, applied = _check_application(resident, campaign, request)
     if applied:
         raise PointsError(
@@ -160,6 +165,7 @@ def application_submit(
         account=account,
         security_code=request.security_code.strip(),
     )
+    taken = _("This payment service account is already registered by another person.")
     if not confirmation.confirmed:
         raise PointsError("account_not_confirmed",
                           _("The payment service did not confirm this account and security code. Check them and try again."))  # fmt: skip
@@ -170,12 +176,19 @@ def application_submit(
                 campaign=campaign, resident=resident, provider=request.provider, mode=request.mode,
                 service_account=account, representative=representative, desk_session=desk,
                 clerk_id=desk.clerk_id if desk is not None else None,
-                municipality_id=desk.municipality_id if desk is not None else resident.municipality_id,
+                municipality_id=resident.municipality_id or (desk.municipality_id if desk is not None else None),
             )  # fmt: skip
             point_account = PointAccount(
                 application=application, campaign=campaign, provider=request.provider, service_account=account,
-                mode=request.mode, cap=campaign.cap,
+                mode=request.mode, cap=campaign.cap, enrolled_at=timezone.now(),
             )  # fmt: skip
+            # One provider account, one holder, across campaigns: claim it, or find who holds it (one statement;
+            # a concurrent claim of the same account waits for the other transaction, then sees its holder).
+            with connection.cursor() as cursor:
+                cursor.execute(_HOLDER_SQL, [request.provider.pk, account, resident.pk, timezone.now()])
+                holder = cursor.fetchone()[0]
+            if holder != resident.pk:
+                raise PointsError("account_taken", taken)
             # Both rows in one statement on PostgreSQL: one round trip fewer on the launch rush's path.
             fastsql.insert_with_child(application, point_account, link="application")
             _audit(actor=actor, action="points.application_submit", target=application, desk=desk,
@@ -197,8 +210,7 @@ def application_submit(
             raise PointsError(
                 "already_applied", _("You have already applied for this campaign; it cannot be changed.")
             ) from None
-        raise PointsError("account_taken",
-                          _("This payment service account is already registered by another person.")) from None  # fmt: skip
+        raise PointsError("account_taken", taken) from None
     return application
 
 
@@ -458,6 +470,11 @@ _FACTS_SQL = (
     f"EXISTS (SELECT 1 FROM {_table(Reservation)} WHERE campaign_id = %s AND resident_id = %s), "
     f"EXISTS (SELECT 1 FROM {_table(Application)} WHERE campaign_id = %s AND resident_id = %s)"
 )
+_HOLDER_SQL = (
+    f"INSERT INTO {_table(AccountHolder)} (provider_id, service_account, resident_id, created_at) "  # noqa: S608
+    "VALUES (%s, %s, %s, %s) ON CONFLICT (provider_id, service_account) "
+    "DO UPDATE SET provider_id = EXCLUDED.provider_id RETURNING resident_id"
+)
 _RESERVE_SQL = (
     f"UPDATE {_table(Campaign)} SET reserved_budget = reserved_budget + cap "  # noqa: S608
     "WHERE id = %s AND reserved_budget <= budget - cap"
@@ -535,16 +552,36 @@ def _fingerprint(raw: dict) -> str:
     ).hexdigest()
 
 
+CONTROL_CHARACTERS = ingest.CONTROL_CHARACTERS  # refused in ids and accounts (see there)
+
+
+def _parse_when(value) -> datetime | None:
+    """An aware datetime from ISO 8601 text, or None: also for well-formed text that names no real instant
+    (30 February, hour 25, offset +25:00), for which parse_datetime raises instead of answering None."""
+    if not isinstance(value, str):
+        return value if isinstance(value, datetime) and not timezone.is_naive(value) else None
+    try:
+        parsed = parse_datetime(value)
+    except ValueError:
+        return None
+    return parsed if parsed is not None and not timezone.is_naive(parsed) else None
+
+
 def _parse_transaction(raw: dict) -> _Item | ItemResult:
     """Validate one item; an ItemResult(status=invalid) explains what is wrong."""
     item_id = raw.get("id") if isinstance(raw, dict) else None
     if not isinstance(item_id, str) or not 1 <= len(item_id) <= 64:
         return ItemResult(str(item_id)[:64] if item_id is not None else "", Status.INVALID,
                           message=_("id must be a string of 1 to 64 characters"))  # fmt: skip
+    if CONTROL_CHARACTERS.search(item_id):
+        return ItemResult(CONTROL_CHARACTERS.sub("?", item_id), Status.INVALID,
+                          message=_("id must not contain control characters"))  # fmt: skip
     problems = []
     account = raw.get("account")
     if not isinstance(account, str) or not 1 <= len(account.strip()) <= 64:
         problems.append(_("account must be the payment service ID"))
+    elif CONTROL_CHARACTERS.search(account):
+        problems.append(_("account must not contain control characters"))
     kind = raw.get("kind")
     if kind not in _MODES:
         problems.append(_("kind must be charge or purchase"))
@@ -553,9 +590,8 @@ def _parse_transaction(raw: dict) -> _Item | ItemResult:
         problems.append(_("amount must be a whole number of yen"))
     elif not 1 <= amount <= MAX_AMOUNT:
         problems.append(_("amount must be between 1 and 100,000,000 yen"))
-    occurred = raw.get("occurred_at")
-    occurred_at = parse_datetime(occurred) if isinstance(occurred, str) else occurred
-    if not isinstance(occurred_at, datetime) or timezone.is_naive(occurred_at):
+    occurred_at = _parse_when(raw.get("occurred_at"))
+    if occurred_at is None:
         problems.append(_("occurred_at must be a date-time with a time zone (ISO 8601)"))
     if problems:
         return ItemResult(item_id, Status.INVALID, message="; ".join(str(p) for p in problems))
@@ -569,7 +605,7 @@ class _Account:
     cap: int
     granted: int
     rate_bp: int
-    earning_starts_at: datetime
+    earns_from: datetime  # the later of the campaign's earning start and the account's enrolment
     earning_ends_at: datetime
 
 
@@ -583,7 +619,7 @@ _KNOWN_SQL = (
     "WHERE provider_id = %s AND kind = %s AND external_id IN ({})"
 )
 _CAMPAIGN_PROVIDERS = Campaign.providers.through
-_LOCK_ACCOUNTS = _Reader(PointAccount, ["id", "service_account", "mode", "cap", "granted"])
+_LOCK_ACCOUNTS = _Reader(PointAccount, ["id", "service_account", "mode", "cap", "granted", "enrolled_at"])
 _LOCK_WINDOW = _Reader(Campaign, ["rate_bp", "earning_starts_at", "earning_ends_at"])
 # The provider's accounts in its premium campaigns, locked in primary-key order (FOR UPDATE OF the account rows
 # only: the campaign row is read, never locked, so grants of different residents do not queue on it).
@@ -603,7 +639,8 @@ def _placeholders(n: int) -> str:
 
 def _lock_accounts(cursor, provider_pk: int, keys: set[str]) -> dict[str, list[_Account]]:
     """The provider's premium-campaign accounts with these 決済サービスID, locked (inside the caller's
-    transaction) in primary-key order, with their campaign's rate and earning window."""
+    transaction) in primary-key order, with their campaign's rate and earning window (which for an account
+    starts no earlier than its enrolment: spending before the application earns nothing)."""
     features = connection.features
     sql = _LOCK_SQL.format(_placeholders(len(keys)))
     if features.has_select_for_update:
@@ -614,9 +651,11 @@ def _lock_accounts(cursor, provider_pk: int, keys: set[str]) -> dict[str, list[_
     found: dict[str, list[_Account]] = {}
     width = len(_LOCK_ACCOUNTS.fields)
     for row in cursor.fetchall():
-        pk, key, mode, cap, granted = _LOCK_ACCOUNTS.values(row[:width])
+        pk, key, mode, cap, granted, enrolled = _LOCK_ACCOUNTS.values(row[:width])
         rate_bp, starts, ends = _LOCK_WINDOW.values(row[width:])
-        found.setdefault(key, []).append(_Account(pk, mode, cap, granted, rate_bp, starts, ends))
+        found.setdefault(key, []).append(
+            _Account(pk, mode, cap, granted, rate_bp, max(starts, enrolled), ends)
+        )
     return found
 
 
@@ -699,9 +738,7 @@ def _answer(item: _Item, candidates: list[_Account] | None) -> tuple[str, _Accou
     status, account, points, remaining = "", None, 0, 0
     if not candidates:
         return str(Status.NOT_ENROLLED), None, 0, 0
-    account = next(
-        (a for a in candidates if a.earning_starts_at <= item.occurred_at <= a.earning_ends_at), None
-    )
+    account = next((a for a in candidates if a.earns_from <= item.occurred_at <= a.earning_ends_at), None)
     if account is None:
         status, account = Status.OUTSIDE_PERIOD, candidates[0]
     elif account.mode != item.kind:
@@ -838,25 +875,67 @@ def _transactions_record(provider: PaymentProvider, items: list, actor) -> list[
 # --- Refunds -----------------------------------------------------------------------------------------------
 def refunds_record(*, provider: PaymentProvider, items: list, actor=None) -> list[ItemResult]:
     """Claw back min(points granted on the original − already clawed back, floor(amount × rate)) per refund.
-    The freed headroom serves later transactions. Idempotent like transactions_record."""
+    The freed headroom serves later transactions. Idempotent like transactions_record, and like it, a race on a
+    new refund id (the same batch sent twice at once) retries once, after which the stored answer is returned.
+
+    Locks: the accounts of every original the batch names are locked first, in primary-key order (as every
+    transaction batch locks its accounts), and only then the originals, one by one while their account is
+    held; so concurrent refund and transaction batches touching the same accounts never deadlock."""
     if not isinstance(items, list) or not 1 <= len(items) <= MAX_ITEMS:
         raise PointsError("invalid_batch", _("Send between 1 and 10,000 items."))
+    for attempt in range(2):
+        try:
+            return _refunds_record(provider, items, actor)
+        except IntegrityError:
+            if attempt:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _valid_refund(raw) -> bool:
+    if not isinstance(raw, dict):
+        return False
+    item_id, original_id, amount = raw.get("id"), raw.get("original_id"), raw.get("amount")
+    return (
+        isinstance(item_id, str)
+        and 1 <= len(item_id) <= 64
+        and not CONTROL_CHARACTERS.search(item_id)
+        and isinstance(original_id, str)
+        and 1 <= len(original_id) <= 64
+        and not CONTROL_CHARACTERS.search(original_id)
+        and not isinstance(amount, bool)
+        and isinstance(amount, int)
+        and 1 <= amount <= MAX_AMOUNT
+    )
+
+
+def _lock_refund_accounts(provider: PaymentProvider, items: list) -> None:
+    """Lock, in primary-key order, the accounts of the originals the valid refunds name."""
+    originals = {raw["original_id"] for raw in items if _valid_refund(raw)}
+    if not originals:
+        return
+    accounts = (
+        ProviderTransaction.objects.filter(
+            provider=provider, kind=ProviderTransaction.Kind.TRANSACTION, external_id__in=originals
+        )
+        .exclude(account=None)
+        .values("account_id")
+    )
+    list(PointAccount.objects.select_for_update().filter(pk__in=accounts).order_by("pk").values_list("pk"))
+
+
+def _refunds_record(provider: PaymentProvider, items: list, actor) -> list[ItemResult]:
     results: list[ItemResult] = []
     now = timezone.now()
     with transaction.atomic():
+        _lock_refund_accounts(provider, items)
         for raw in items:
             item_id = raw.get("id") if isinstance(raw, dict) else None
             original_id = raw.get("original_id") if isinstance(raw, dict) else None
             amount = raw.get("amount") if isinstance(raw, dict) else None
-            if (
-                not isinstance(item_id, str)
-                or not 1 <= len(item_id) <= 64
-                or not isinstance(original_id, str)
-                or isinstance(amount, bool)
-                or not isinstance(amount, int)
-                or not 1 <= amount <= MAX_AMOUNT
-            ):
-                results.append(ItemResult(str(item_id or "")[:64], Status.INVALID,
+            if not _valid_refund(raw):
+                shown = CONTROL_CHARACTERS.sub("?", item_id[:64]) if isinstance(item_id, str) else ""
+                results.append(ItemResult(shown, Status.INVALID,
                                           message=_("id, original_id and a positive whole amount are required")))  # fmt: skip
                 continue
             fingerprint = _fingerprint(raw)
@@ -907,9 +986,18 @@ def fixed_grant_record(
     *, campaign: Campaign, resident: Resident, reference: str, actor
 ) -> ProviderTransaction:
     """A fixed grant for a qualifying action (new card, health-insurance registration, public-money account),
-    paid through the resident's application in that campaign. Once per resident per campaign."""
+    paid through the resident's application in that campaign, while the campaign's earning period is open.
+    Once per resident per campaign (a second one is refused whatever the cap says). `reference` (the record of
+    the qualifying action, 1–64 characters) is the ledger row's id, in the fixed grants' own id space: it never
+    meets a provider's transaction ids, and one reference is used for one grant."""
     if campaign.kind != Campaign.Kind.FIXED:
         raise PointsError("not_fixed", _("This campaign does not grant a fixed amount."))
+    reference = (reference or "").strip()
+    if not 1 <= len(reference) <= 64 or CONTROL_CHARACTERS.search(reference):
+        raise PointsError("invalid_reference", _("The reference must be 1 to 64 characters."))
+    now = timezone.now()
+    if not _within(campaign.earning_starts_at, campaign.earning_ends_at, now):
+        raise PointsError("outside_period", _("This campaign is not granting now (outside its period)."))
     with transaction.atomic():
         account = (
             PointAccount.objects.select_for_update()
@@ -919,16 +1007,29 @@ def fixed_grant_record(
         )
         if account is None:
             raise PointsError("not_enrolled", _("The resident has not applied for this campaign."))
+        already = _("The fixed grant has already been given.")
+        if ProviderTransaction.objects.filter(account=account, kind=ProviderTransaction.Kind.FIXED).exists():
+            raise PointsError("already_granted", already)
         points = calc.grant(campaign.fixed_points, calc.BP, account.cap - account.granted)
         if points == 0:
-            raise PointsError("already_granted", _("The fixed grant has already been given."))
-        now = timezone.now()
-        row = ProviderTransaction.objects.create(
-            provider=account.provider, kind=ProviderTransaction.Kind.TRANSACTION, external_id=f"fixed:{reference}"[:64],
-            fingerprint=_fingerprint({"campaign": campaign.code, "resident": resident.pk}), account=account,
-            amount=campaign.fixed_points, occurred_at=now, status=Status.GRANTED, points=points,
-            remaining=account.cap - account.granted - points, month=_month(now),
-        )  # fmt: skip
+            raise PointsError("already_granted", already)
+        used = _("This reference has already been used for a fixed grant.")
+        if ProviderTransaction.objects.filter(
+            provider=account.provider, kind=ProviderTransaction.Kind.FIXED, external_id=reference
+        ).exists():
+            raise PointsError("reference_used", used)
+        try:
+            with (
+                transaction.atomic()
+            ):  # a savepoint: the same reference claimed concurrently is refused cleanly
+                row = ProviderTransaction.objects.create(
+                    provider=account.provider, kind=ProviderTransaction.Kind.FIXED, external_id=reference,
+                    fingerprint=_fingerprint({"campaign": campaign.code, "resident": resident.pk}), account=account,
+                    amount=campaign.fixed_points, occurred_at=now, status=Status.GRANTED, points=points,
+                    remaining=account.cap - account.granted - points, month=_month(now),
+                )  # fmt: skip
+        except IntegrityError:
+            raise PointsError("reference_used", used) from None
         PointAccount.objects.filter(pk=account.pk).update(granted=F("granted") + points)
         audit.record(
             actor=actor,

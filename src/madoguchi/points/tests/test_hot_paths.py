@@ -118,7 +118,11 @@ def test_accounts_of_campaigns_the_provider_left_or_fixed_campaigns_are_not_enro
 
 
 def test_the_earning_window_read_in_plain_sql_is_the_campaigns(campaign, provider):
-    _enrol(campaign, provider, "acct-1")
+    application = _enrol(campaign, provider, "acct-1")
+    # Enrolled before earning starts (as most residents of 2020 were): the campaign's window is what counts.
+    PointAccount.objects.filter(application=application).update(
+        enrolled_at=campaign.earning_starts_at - timedelta(days=1)
+    )
     before = campaign.earning_starts_at - timedelta(microseconds=1)
     results = services.transactions_record(provider=provider, items=[
         _item(1, occurred_at=before.isoformat()),
@@ -127,6 +131,19 @@ def test_the_earning_window_read_in_plain_sql_is_the_campaigns(campaign, provide
         _item(4, occurred_at=(campaign.earning_ends_at + timedelta(microseconds=1)).isoformat()),
     ])  # fmt: skip
     assert [r.status for r in results] == ["outside_period", "granted", "granted", "outside_period"]
+
+
+def test_spending_before_the_application_earns_nothing(campaign, provider):
+    """DOMAIN §2: the resident applies, then charges or buys. The enrolment time is read with the account's
+    lock (plain SQL), so the boundary holds to the microsecond; the window still closes at earning's end."""
+    application = _enrol(campaign, provider, "acct-1")
+    enrolled = PointAccount.objects.get(application=application).enrolled_at
+    assert campaign.earning_starts_at < enrolled <= timezone.now()
+    results = services.transactions_record(provider=provider, items=[
+        _item(1, occurred_at=(enrolled - timedelta(microseconds=1)).isoformat()),
+        _item(2, occurred_at=enrolled.isoformat()),
+    ])  # fmt: skip
+    assert [(r.status, r.granted) for r in results] == [("outside_period", 0), ("granted", 250)]
 
 
 def test_a_batch_larger_than_one_insert_statement_records_every_row(campaign, provider, monkeypatch):
@@ -177,12 +194,13 @@ def test_application_checks_are_one_select_and_keep_their_order(campaign, provid
         application = services.application_submit(
             resident=resident, campaign=campaign, request=request, actor=None
         )
-    # facts; (the sandbox's own look-up through the test client); INSERT application, INSERT account (one
-    # statement on PostgreSQL); audit ×3 (×2 on PostgreSQL: the record's INSERT carries the head's UPDATE); the
-    # budget UPDATE
+    # facts; (the sandbox's own look-up through the test client); the account's holder (claimed or read, one
+    # INSERT … ON CONFLICT … RETURNING); INSERT application, INSERT account (one statement on PostgreSQL);
+    # audit ×3 (×2 on PostgreSQL: the record's INSERT carries the head's UPDATE); the budget UPDATE
     ours = [q["sql"] for q in captured.captured_queries
             if "sandboxpay_sandboxaccount" not in q["sql"] and not q["sql"].startswith(("SAVEPOINT", "RELEASE"))]  # fmt: skip
-    assert len(ours) == (5 if connection.vendor == "postgresql" else 7), ours
+    assert len(ours) == (6 if connection.vendor == "postgresql" else 8), ours
+    assert ours[1].startswith('INSERT INTO "points_accountholder"')
     assert ours[-1].startswith('UPDATE "points_campaign" SET reserved_budget = reserved_budget + cap')
     stored = Application.objects.get(pk=application.pk)
     assert (stored.resident_id, stored.provider_id, stored.service_account, stored.mode) == (

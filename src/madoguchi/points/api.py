@@ -24,21 +24,38 @@ class ProviderKey(HttpBearer):
         return services.provider_for_key(token)
 
 
+# The statuses of an item's answer, by endpoint (points.services; ProviderTransaction.Status and two more).
+TRANSACTION_STATUSES = ["granted", "capped", "not_enrolled", "wrong_mode", "outside_period", "duplicate", "conflict",
+                        "invalid"]  # fmt: skip
+REFUND_STATUSES = ["clawed_back", "unknown_original", "conflict", "invalid"]
+
+
+# TransactionIn and RefundIn only document the items in the OpenAPI schema (see _batch_body): the views take
+# `list[dict]` and points.services validates each item, so that a bad item is answered `invalid` on its own
+# instead of a 422 for the whole batch. Their constraints are the service's rules, written out for the reader.
 class TransactionIn(Schema):
-    id: str = Field(description="the provider's own id of the charge or purchase (idempotency key)")
-    account: str = Field(description="決済サービスID of the resident's account")
-    kind: Literal["charge", "purchase"]
-    amount: int = Field(description="yen, 1 to 100,000,000")
-    occurred_at: datetime
+    id: str = Field(min_length=1, max_length=64,
+                    description="the provider's own id of the charge or purchase (idempotency key)")  # fmt: skip
+    account: str = Field(min_length=1, max_length=64, description="決済サービスID of the resident's account")
+    kind: Literal["charge", "purchase"] = Field(
+        description="charge (チャージ) or purchase (お買い物): it earns points only in the mode the resident chose"
+    )
+    amount: int = Field(ge=1, le=services.MAX_AMOUNT, description="yen, 1 to 100,000,000")
+    occurred_at: datetime = Field(
+        description="when it happened: ISO 8601 with a time zone, e.g. 2020-09-01T10:00:00+09:00"
+    )
 
 
 class ItemOut(Schema):
     id: str
     status: str = Field(description="granted, capped, not_enrolled, wrong_mode, outside_period, duplicate, "
-                                    "conflict, invalid; for refunds clawed_back or unknown_original")  # fmt: skip
+                                    "conflict, invalid; for refunds clawed_back or unknown_original",
+                        json_schema_extra={"enum": list(dict.fromkeys(TRANSACTION_STATUSES + REFUND_STATUSES))})  # fmt: skip
     granted: int = Field(description="points granted (negative for a clawback)")
     remaining: int = Field(description="headroom left on the account after this item")
-    message: str | None = None
+    message: str | None = Field(
+        default=None, description="what is wrong with an invalid item, or why it is a duplicate or a conflict"
+    )
 
 
 class BatchOut(Schema):
@@ -50,8 +67,26 @@ class ErrorOut(Schema):
     message: str
 
 
+def _batch_body(item: type[Schema], what: str, statuses: list[str]) -> dict:
+    """The OpenAPI `openapi_extra` of a batch endpoint: its body is an array of 1 to MAX_ITEMS `item` objects,
+    and its 200 answers each item, in order. Documentation only: parsing and validation are unchanged. (ninja
+    merges this into the operation's schema; the response key is the int 200, as ninja's own.)"""
+    return {
+        "requestBody": {"content": {"application/json": {"schema": {
+            "description": f"1 to {services.MAX_ITEMS:,} {what}. Each item is checked on its own: a bad item is "
+                           "answered `invalid` with a message and the others are recorded.",
+            "minItems": 1,
+            "maxItems": services.MAX_ITEMS,
+            "items": item.model_json_schema(),
+        }}}},
+        "responses": {200: {"description": "One answer per item, in the order sent; its status is one of "
+                                           + ", ".join(statuses) + "."}},
+    }  # fmt: skip
+
+
 @router.post("/transactions", auth=ProviderKey(), response={200: BatchOut, 422: ErrorOut},
-             summary="Record 1–10,000 charges or purchases; each answer says the points granted")  # fmt: skip
+             summary="Record 1–10,000 charges or purchases; each answer says the points granted",
+             openapi_extra=_batch_body(TransactionIn, "charges or purchases", TRANSACTION_STATUSES))  # fmt: skip
 def transactions(request, items: list[dict] = Body(...)):  # noqa: B008
     """Items are validated one by one: a bad item is answered `invalid` with a message and the others go on.
     The same id again returns its first answer and never grants twice; the same id with other content is a
@@ -102,14 +137,21 @@ def transactions_lane(request) -> HttpResponse | None:
 
 
 class RefundIn(Schema):
-    id: str
-    original_id: str
-    amount: int
+    id: str = Field(min_length=1, max_length=64, description="the provider's own id of the refund")
+    original_id: str = Field(
+        min_length=1,
+        max_length=64,
+        description="the id of the charge or purchase refunded, as sent to /transactions",
+    )
+    amount: int = Field(ge=1, le=services.MAX_AMOUNT, description="yen refunded, 1 to 100,000,000")
 
 
 @router.post("/refunds", auth=ProviderKey(), response={200: BatchOut, 422: ErrorOut},
-             summary="Claw back points for refunded charges or purchases")  # fmt: skip
+             summary="Claw back points for refunded charges or purchases",
+             openapi_extra=_batch_body(RefundIn, "refunds", REFUND_STATUSES))  # fmt: skip
 def refunds(request, items: list[dict] = Body(...)):  # noqa: B008
+    """Items are validated one by one, as for transactions. The points clawed back are at most those granted
+    on the original less what earlier refunds clawed back; `granted` is negative by that much."""
     try:
         results = services.refunds_record(provider=request.auth, items=items)
     except services.PointsError as exc:

@@ -216,16 +216,19 @@ class UploadRow:
     id: str = ""
 
 
-def _amount(text: str):
-    # As `madoguchi points ingest` reads it, so that the same row has the same content (and fingerprint)
-    # whether it came by command or by this page: a whole number becomes an int, anything else stays text.
-    value = (text or "").strip()
-    if value.lstrip("-").isdigit():
+def amount_from_text(value: str | None) -> int | str:
+    """An amount as a provider's file writes it, read the same way by `madoguchi points ingest` and by the
+    upload page, so that one row has one content (and fingerprint) whichever way it came: a whole number in
+    decimal digits (ASCII or full-width, an optional leading minus) becomes an int; anything else stays the
+    text it was, which points.services answers `invalid`. `str.isdecimal` and not `isdigit`: "²" and "①"
+    are digits to Python but int() refuses them."""
+    text = (value or "").strip()
+    if text.removeprefix("-").isdecimal():
         try:
-            return int(value)
-        except ValueError:
-            return value
-    return value
+            return int(text)
+        except ValueError:  # more digits than int() converts (sys.get_int_max_str_digits)
+            return text
+    return text
 
 
 def _decode(raw: bytes) -> str | None:
@@ -333,5 +336,5 @@ def _row(line: int, record: dict, columns: list[str]) -> UploadRow:
     if missing:
         problem = _("This line has no value for %(columns)s.") % {"columns": ", ".join(missing)}
         return UploadRow(line, None, problem, item_id)
-    item = {c: _amount(record[c]) if c == "amount" else record[c].strip() for c in columns}
+    item = {c: amount_from_text(record[c]) if c == "amount" else record[c].strip() for c in columns}
     return UploadRow(line, item)

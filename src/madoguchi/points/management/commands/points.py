@@ -4,9 +4,10 @@
     madoguchi points api-key --provider CODE
     madoguchi points fixed-grant --campaign CODE --mykey-id ID --reference REF
 
-`ingest` reads the CSV in chunks of 10,000 rows, each chunk one transaction, so an ingestion killed midway
-and run again grants nothing twice (the recorded ids answer with their first result). A broken row is
-reported with its line number and never stops or corrupts the rest.
+`ingest` reads the CSV (UTF-8 or Shift_JIS, as the upload page does) in chunks of 10,000 rows, each chunk one
+transaction, so an ingestion killed midway and run again grants nothing twice (the recorded ids answer with
+their first result). A broken row is reported with its physical line number and never stops or corrupts the
+rest; only a line that is not CSV at all stops the run there, with the rows before it recorded.
 """
 
 import csv
@@ -17,8 +18,10 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from madoguchi.core import audit
+from madoguchi.core.documents import spreadsheet_text
 from madoguchi.identity.models import Resident
 from madoguchi.points import services
+from madoguchi.points.forms import amount_from_text
 from madoguchi.points.models import Campaign, PaymentProvider
 
 CHUNK = services.MAX_ITEMS
@@ -27,9 +30,28 @@ REFUND_COLUMNS = ["id", "original_id", "amount"]
 OPERATOR = audit.Actor("system", "", "madoguchi points (command line)")
 
 
-def _int_or_raw(value: str):
-    text = (value or "").strip()
-    return int(text) if text.lstrip("-").isdigit() else text
+# As the provider upload page (points/forms.py) reads a file: UTF-8 (a BOM or not), else Shift_JIS (CP932).
+ENCODINGS = ("utf-8-sig", "cp932")
+
+
+def _column(name: str | None) -> str:
+    """A header name as written by hand or by a spreadsheet: surrounding spaces, a stray BOM, any case."""
+    return (name or "").strip().lstrip("\ufeff").strip().lower()
+
+
+def _encoding_and_lines(path: Path) -> tuple[str, int]:
+    """The first of ENCODINGS that decodes the whole file, and its number of physical lines. The whole file is
+    decoded before any row is recorded, so an undecodable file records nothing."""
+    for encoding in ENCODINGS:
+        try:
+            with open(path, encoding=encoding, newline="") as f:
+                return encoding, sum(1 for _ in f)
+        except UnicodeDecodeError:
+            continue
+    raise CommandError(
+        f"ファイルを読み込めませんでした。UTF-8（またはShift_JIS）のCSV形式で保存してください: {path} "
+        "(The file could not be read: save it as CSV in UTF-8 (or Shift_JIS).)"
+    )
 
 
 class Progress:
@@ -101,42 +123,65 @@ class Command(BaseCommand):
         columns = REFUND_COLUMNS if refunds else TX_COLUMNS
         out_path = Path(results_path) if results_path else path.with_name(path.name + ".results.csv")
         record = services.refunds_record if refunds else services.transactions_record
-        with open(path, encoding="utf-8-sig", newline="") as f:
-            total = max(sum(1 for _ in f) - 1, 0)
+        encoding, lines = _encoding_and_lines(path)
         counts: dict[str, int] = {}
-        progress = Progress(sys.stderr, total)
-        with (
-            open(path, encoding="utf-8-sig", newline="") as f,
-            open(out_path, "w", encoding="utf-8", newline="") as out,
-        ):
+        progress = Progress(sys.stderr, max(lines - 1, 0))
+        with open(path, encoding=encoding, newline="") as f:
             reader = csv.DictReader(f)
-            if reader.fieldnames is None or not set(columns) <= set(reader.fieldnames):
+            try:
+                header = reader.fieldnames
+            except csv.Error:  # not even a header line (a quoted field without its end quote)
+                header = None
+            reader.fieldnames = [_column(name) for name in header or []]
+            if not set(columns) <= set(reader.fieldnames):
+                expected, found = ",".join(columns), ",".join(reader.fieldnames) or "-"
                 raise CommandError(
-                    f"見出し行は {','.join(columns)} です。 (The header must be {','.join(columns)}.)"
+                    f"見出し行には、列名 {expected} を記載してください（この見出し行: {found}）。 "
+                    f"(The header line must name the columns {expected}; this one has {found}.)"
                 )
-            writer = csv.writer(out)
-            writer.writerow(["line", "id", "status", "granted", "remaining", "message"])
-            chunk: list[tuple[int, dict]] = []
+            with open(out_path, "w", encoding="utf-8", newline="") as out:
+                writer = csv.writer(out)
+                writer.writerow(["line", "id", "status", "granted", "remaining", "message"])
+                chunk: list[tuple[int, dict]] = []
 
-            def flush():
-                if not chunk:
-                    return
-                items = [{k: _int_or_raw(row.get(k, "")) if k == "amount" else (row.get(k) or "").strip()
-                          for k in columns} for _line, row in chunk]  # fmt: skip
-                for (line, _row), result in zip(chunk, record(provider=provider, items=items, actor=OPERATOR),
-                                                strict=True):  # fmt: skip
-                    counts[result.status] = counts.get(result.status, 0) + 1
-                    writer.writerow(
-                        [line, result.id, result.status, result.granted, result.remaining, result.message]
-                    )
-                progress.update(len(chunk))
-                chunk.clear()
+                def flush():
+                    if not chunk:
+                        return
+                    items = [{k: amount_from_text(row.get(k)) if k == "amount" else (row.get(k) or "").strip()
+                              for k in columns} for _line, row in chunk]  # fmt: skip
+                    for (line, _row), result in zip(chunk, record(provider=provider, items=items, actor=OPERATOR),
+                                                    strict=True):  # fmt: skip
+                        counts[result.status] = counts.get(result.status, 0) + 1
+                        # A provider sets its own ids: a cell a spreadsheet would run as a formula stays text.
+                        cells = (
+                            line,
+                            result.id,
+                            result.status,
+                            result.granted,
+                            result.remaining,
+                            result.message,
+                        )
+                        writer.writerow([spreadsheet_text(cell) for cell in cells])
+                    progress.update(len(chunk))
+                    chunk.clear()
 
-            for line, row in enumerate(reader, start=2):
-                chunk.append((line, row))
-                if len(chunk) == CHUNK:
-                    flush()
-            flush()
+                try:
+                    # line_num: the physical line the row ends on (a quoted field may hold line breaks), as the
+                    # upload page reports it.
+                    for row in reader:
+                        chunk.append((reader.line_num, row))
+                        if len(chunk) == CHUNK:
+                            flush()
+                except csv.Error as exc:
+                    broken = reader.reader.line_num  # DictReader.line_num is still the last good row's
+                    flush()  # the rows before the broken line are recorded and answered
+                    progress.close()
+                    raise CommandError(
+                        f"{broken}行目でCSVとして読めなくなりました。それより前の行は記録済みです"
+                        f"（結果: {out_path}）。 (The file is not valid CSV from line {broken}: {exc}. "
+                        "The rows before it are recorded; running the fixed file again grants nothing twice.)"
+                    ) from None
+                flush()
         progress.close()
         summary = ", ".join(f"{status} {n:,}" for status, n in sorted(counts.items()))
         self.stdout.write(f"{progress.done:,} rows: {summary}. Results: {out_path}")

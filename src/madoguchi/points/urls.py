@@ -26,6 +26,7 @@ DESK_APP_NAME = "points_desk"
 # Each view takes `municipality_code` from the prefix these are included under.
 desk_urlpatterns = [
     path("", views.desk_index, name="index"),
+    path("mine/", views.desk_mine, name="mine"),  # the resident being served: never an identifier in the URL
     path("<slug:code>/reserve/", views.desk_reserve, name="reserve"),
     path("<slug:code>/apply/", views.desk_apply, name="apply"),
     path("<slug:code>/apply/confirm/", views.desk_confirm, name="confirm"),

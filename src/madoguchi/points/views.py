@@ -4,7 +4,8 @@
   legal representative's application for a child under 15 with the child's card (/points/<code>/apply-for-child/).
 - The municipal desk (/<code>/staff/desk/points/…): the same reservation and application done by a clerk for
   the resident identified in desk mode, with a confirmation step that shows the 決済サービスID back before
-  the final submission (32 of the 172 wrong-person grants came from a mistyped ID).
+  the final submission (32 of the 172 wrong-person grants came from a mistyped ID); and that resident's
+  points and history, each viewing recorded against the clerk and the resident.
 - Payment providers (/points/provider/upload/): a CSV of transactions or refunds, authenticated by API key.
 
 Writes go through points.services only; reads through points.selectors.
@@ -143,30 +144,34 @@ def applied(request: HttpRequest, code: str) -> HttpResponse:
     return render(request, "points/applied.html", {"campaign": campaign, "application": status.application})
 
 
-@resident_required
-def mine(request: HttpRequest) -> HttpResponse:
-    """My points: each application's service, mode, points so far and headroom, then those the resident made
-    for their children as legal representative; one application's history."""
-    summaries = selectors.resident_point_summaries(request.resident)
-    children = selectors.represented_point_summaries(request.resident)
+def _points_of(request: HttpRequest, resident, not_found: str) -> dict:
+    """What "My points" shows of `resident`: each application's service, mode, points so far and headroom,
+    then those the resident made for their children as legal representative, and the history of the one
+    chosen with ?application= (the first by default; any other resident's is `not_found`, a 404)."""
+    summaries = selectors.resident_point_summaries(resident)
+    children = selectors.represented_point_summaries(resident)
     everything = summaries + children
     selected = everything[0] if everything else None
     wanted = request.GET.get("application")
     if wanted:
         selected = next((s for s in everything if str(s.application.pk) == wanted), None)
         if selected is None:
-            raise Http404(_("There is no such application of yours."))
+            raise Http404(not_found)
     page = None
     if selected is not None:
         page = Paginator(selectors.account_history(selected.application), HISTORY_PER_PAGE).get_page(
             request.GET.get("page")
         )
-    return render(
-        request,
-        "points/mine.html",
-        {"summaries": summaries, "children": children, "selected": selected, "page": page,
-         "several": len(everything) > 1, "selected_for_child": selected in children},
-    )  # fmt: skip
+    return {"summaries": summaries, "children": children, "selected": selected, "page": page,
+            "several": len(everything) > 1, "selected_for_child": selected in children}  # fmt: skip
+
+
+@resident_required
+def mine(request: HttpRequest) -> HttpResponse:
+    """My points: each application's service, mode, points so far and headroom, then those the resident made
+    for their children as legal representative; one application's history."""
+    context = _points_of(request, request.resident, _("There is no such application of yours."))
+    return render(request, "points/mine.html", context)
 
 
 @resident_required
@@ -494,6 +499,26 @@ def desk_applied(request: HttpRequest, municipality_code: str, code: str) -> Htt
         return redirect("points_desk:apply", request.municipality.code, campaign.code)
     return render(request, "points/desk/applied.html",
                   _desk_context(request, campaign=campaign, application=status.application))  # fmt: skip
+
+
+@desk_resident_required
+def desk_mine(request: HttpRequest, municipality_code: str) -> HttpResponse:
+    """The resident's "My points" at the desk, for the clerk to show the resident being served: the same
+    summaries and history as the resident's own page (no CSV: nothing is saved on the desk's terminal).
+    Whose points these are comes only from the desk session (the resident who identified with their card at
+    this municipality's desk), never from the URL. Each viewing is recorded with `desk_record`: the clerk,
+    the resident, the desk session and which application's history was shown."""
+    context = _points_of(
+        request, request.desk.resident, _("The resident being served has no such application.")
+    )
+    selected, page = context["selected"], context["page"]
+    desk.desk_record(
+        request=request, action="points.desk_points_read",
+        target=selected.application if selected is not None else None,
+        details={"applications": [s.application.pk for s in context["summaries"] + context["children"]],
+                 "page": page.number if page is not None else None},
+    )  # fmt: skip
+    return render(request, "points/desk/mine.html", _desk_context(request, **context))
 
 
 # --- The desk: a legal representative applies for a child under 15 ------------------------------------------

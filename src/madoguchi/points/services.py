@@ -9,10 +9,10 @@ import hmac
 import json
 import secrets
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
@@ -458,8 +458,10 @@ def _table(model) -> str:
 
 
 _PROVIDER = _Reader(PaymentProvider, [f.name for f in PaymentProvider._meta.concrete_fields])
+_KEY_USE = _Reader(ProviderApiKey, ["id", "last_used_at"])
 _KEY_SQL = (
-    f"SELECT k.key_hash, {_PROVIDER.columns('p')} FROM {_table(ProviderApiKey)} k "  # noqa: S608 (model names)
+    f"SELECT k.key_hash, {_KEY_USE.columns('k')}, {_PROVIDER.columns('p')} "  # noqa: S608 (model names)
+    f"FROM {_table(ProviderApiKey)} k "
     f"JOIN {_table(PaymentProvider)} p ON p.id = k.provider_id "
     "WHERE k.prefix = %s AND k.revoked_at IS NULL AND p.active = %s"
 )
@@ -482,6 +484,9 @@ _RESERVE_SQL = (
 
 
 # --- Provider API keys -------------------------------------------------------------------------------------
+KEY_USE_RESOLUTION = timedelta(hours=1)  # how stale a key's `last_used_at` may be
+
+
 def api_key_issue(*, provider: PaymentProvider, actor) -> str:
     """A new key `mpk_<prefix>_<secret>`, returned once; only its SHA-256 is kept."""
     prefix = secrets.token_hex(4)
@@ -517,7 +522,15 @@ def provider_for_key(key: str) -> PaymentProvider | None:
         return None
     if not hmac.compare_digest(found[0], hashlib.sha256(key.encode()).hexdigest()):
         return None
-    return _PROVIDER.instance(found[1:])
+    key_pk, last_used = _KEY_USE.values(found[1:3])
+    now = timezone.now()
+    if last_used is None or now - last_used > KEY_USE_RESOLUTION:
+        # When a key was last used, for operators deciding what to rotate or revoke: written at most once per
+        # KEY_USE_RESOLUTION per key, not on every request (the guard keeps concurrent requests to one write).
+        ProviderApiKey.objects.filter(pk=key_pk).filter(
+            Q(last_used_at=None) | Q(last_used_at__lt=now - KEY_USE_RESOLUTION)
+        ).update(last_used_at=now)
+    return _PROVIDER.instance(found[3:])
 
 
 # --- Transactions ------------------------------------------------------------------------------------------

@@ -237,3 +237,27 @@ def test_a_desk_application_counts_for_the_residents_town_and_for_the_desk(campa
     # The desk table: per clerk, reservations made at the desk (none here) and applications made at the desk.
     assert [row[1:3] for row in dashboards.municipal_desk_table(desk_town).rows] == [[0, 1]]
     assert dashboards.municipal_desk_table(home).rows == []
+
+
+# --- When a provider key was last used ------------------------------------------------------------------------------
+def test_a_keys_last_use_is_kept_at_most_once_an_hour(provider):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from madoguchi.points.models import ProviderApiKey
+
+    key = services.api_key_issue(provider=provider, actor=None)
+    stored = ProviderApiKey.objects.get(provider=provider)
+    assert stored.last_used_at is None
+    assert services.provider_for_key(key) == provider
+    first = ProviderApiKey.objects.get(pk=stored.pk).last_used_at
+    assert first is not None
+    with CaptureQueriesContext(connection) as captured:
+        assert services.provider_for_key(key) == provider
+    assert len(captured.captured_queries) == 1  # the look-up only: used minutes ago is recent enough
+    assert ProviderApiKey.objects.get(pk=stored.pk).last_used_at == first
+    earlier = first - services.KEY_USE_RESOLUTION - timedelta(seconds=1)
+    ProviderApiKey.objects.filter(pk=stored.pk).update(last_used_at=earlier)
+    services.provider_for_key(key)
+    assert ProviderApiKey.objects.get(pk=stored.pk).last_used_at > first
+    assert services.provider_for_key(key + "x") is None

@@ -10,7 +10,7 @@ alone, and run in a worker). Public API:
 """
 
 from .anonymize import AnonymizationResult, Risk, anonymize
-from .codes import card_number_luhn_ok, keyed_tokens, my_number_check_digit_ok
+from .codes import card_number_luhn_ok, keyed_tokens, my_number_check_digit_ok, normalize_code
 from .errors import AnonymizationError, HierarchyError, NoSolutionError
 from .hierarchy import (
     Hierarchy,
@@ -57,6 +57,7 @@ __all__ = [
     "keyed_tokens",
     "load_hierarchy_csv",
     "my_number_check_digit_ok",
+    "normalize_code",
     "optimal_search",
     "parse_hierarchy_text",
     "plain_search",

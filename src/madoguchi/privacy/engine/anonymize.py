@@ -1,6 +1,10 @@
 """匿名加工情報 from a table: the processing standard's steps (1)–(4), then the privacy model and the search (5).
 
 `anonymize()` is the one entry point; it returns everything a report needs. It writes nothing.
+
+Record suppression is deletion of the record (削除): the records of the classes that fail the model are not in
+the returned table at all (not kept with `*` quasi-identifiers, which would release their other values in a
+class of their own). The report gives their number; the risks are those of the returned table.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import numpy as np
 import polars as pl
 
 from .errors import AnonymizationError
-from .hierarchy import SUPPRESSED, Hierarchy, column_codes, encode_hierarchy
+from .hierarchy import Hierarchy, column_codes, encode_hierarchy
 from .lattice import Problem, group, row_classes
 from .metrics import Metrics, all_metrics
 from .models import Evaluator, PrivacyModel
@@ -37,19 +41,21 @@ DEFAULT_RISK_CLASS_SIZE = 5
 
 @dataclass(frozen=True)
 class Risk:
-    """Prosecutor re-identification risk of the released records (suppressed records are not released with
-    their quasi-identifiers and are left out; their number is reported beside)."""
+    """Prosecutor re-identification risk of the released table. Suppressed records are deleted from it (record
+    suppression is deletion of the record, 削除), so every figure is over the released records only; their
+    number is reported beside (`AnonymizationResult.suppressed`)."""
 
     highest: float  # 1 / size of the smallest released class
     average: float  # mean over released records of 1 / |class|
-    share_below_threshold: float  # share of all records that are in released classes smaller than threshold
+    share_below_threshold: float  # share of the released records that are in classes smaller than threshold
     threshold: int  # class size
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
-def risk_of(class_sizes: np.ndarray, n_rows: int, threshold: int) -> Risk:
+def risk_of(class_sizes: np.ndarray, threshold: int) -> Risk:
+    """Risk of a table from the sizes of its classes (zero sizes, i.e. deleted classes, are ignored)."""
     sizes = class_sizes[class_sizes > 0]
     released = int(sizes.sum())
     if released == 0:
@@ -57,7 +63,7 @@ def risk_of(class_sizes: np.ndarray, n_rows: int, threshold: int) -> Risk:
     return Risk(
         highest=float(1.0 / sizes.min()),
         average=float(sizes.shape[0] / released),  # Σ_records 1/|EC| = number of classes
-        share_below_threshold=float(sizes[sizes < threshold].sum() / max(n_rows, 1)),
+        share_below_threshold=float(sizes[sizes < threshold].sum() / released),
         threshold=threshold,
     )
 
@@ -67,9 +73,9 @@ class AnonymizationResult:
     qi_columns: tuple[str, ...]
     transformation: tuple[int, ...]  # a level per quasi-identifier, in column order
     heights: tuple[int, ...]
-    table: pl.DataFrame
-    suppressed: int
-    suppressed_rows: np.ndarray  # bool per input row
+    table: pl.DataFrame  # the released table: the suppressed records are not in it
+    suppressed: int  # records suppressed, i.e. deleted from the released table
+    suppressed_rows: np.ndarray  # bool per input row: True for the rows deleted
     metrics: Metrics
     risk: Risk
     risk_input: Risk
@@ -92,6 +98,13 @@ class AnonymizationResult:
             },
             "rows": int(self.suppressed_rows.shape[0]),
             "suppressed": self.suppressed,
+            "rows_released": self.table.height,
+            "suppression": {
+                "method": "record_deletion",
+                "records_deleted": self.suppressed,
+                "note_ja": "抑制したレコードは削除し、提供する表に含めない",
+                "note_en": "suppressed records are deleted and are not in the released table",
+            },
             "metrics": self.metrics.as_dict(),
             "risk": self.risk.as_dict(),
             "risk_input": self.risk_input.as_dict(),
@@ -209,19 +222,23 @@ def anonymize(
     suppressed_rows = failing[final.inverse] if final.inverse is not None else np.zeros(0, dtype=bool)
     suppressed = int(final.counts[failing].sum())
 
-    generalized = []
-    for q, (c, h) in enumerate(zip(qi, encoded, strict=True)):
-        # The node's labels plus "*" at the end for the suppressed rows: one gather per column.
-        labels = pl.Series(c, [*h.labels[levels[q]], SUPPRESSED], dtype=pl.String)
-        index = np.where(suppressed_rows, len(h.labels[levels[q]]), h.maps[levels[q]][problem.codes[:, q]])
-        generalized.append(labels.gather(index))
-    out = work.with_columns(generalized) if generalized else work
+    # Record suppression is deletion of the record (削除): a suppressed record is not released at all. Keeping it
+    # with "*" quasi-identifiers would release its sensitive and other values in a class of its own.
+    keep = ~suppressed_rows
+    kept_codes = problem.codes[keep]
+    generalized = [
+        pl.Series(c, h.labels[levels[q]], dtype=pl.String).gather(h.maps[levels[q]][kept_codes[:, q]])
+        for q, (c, h) in enumerate(zip(qi, encoded, strict=True))
+    ]
+    out = work.filter(pl.Series(keep, dtype=pl.Boolean)) if suppressed else work
+    out = out.with_columns(generalized)
 
+    # The metrics keep their definitions over the N rows that entered the model (suppressed records counted at
+    # their generalized value, or priced as their definition says); the risks are those of the released table.
     metrics = all_metrics(problem, levels, final.counts, failing)
-    released_sizes = np.where(failing, 0, final.counts)
-    risk = risk_of(released_sizes, problem.n_rows, risk_class_size)
+    risk = risk_of(np.where(failing, 0, final.counts), risk_class_size)
     bottom = group(problem, rows, tuple(0 for _ in qi))
-    risk_input = risk_of(bottom.counts, problem.n_rows, risk_class_size)
+    risk_input = risk_of(bottom.counts, risk_class_size)
 
     record.steps.append(
         ProcessingStep(
@@ -239,6 +256,8 @@ def anonymize(
                     c: f"level {lv}/{h.height}" for c, lv, h in zip(qi, levels, encoded, strict=True)
                 },
                 "suppressed_records": suppressed,
+                "suppression": "レコード削除（抑制したレコードは提供する表に含めない） / record deletion",
+                "rows_released": out.height,
                 "search": outcome.method,
                 "optimal": outcome.optimal,
                 "highest_prosecutor_risk": risk.highest,

@@ -8,6 +8,8 @@ written here again in three lines rather than imported.
 from __future__ import annotations
 
 import hmac
+import re
+import unicodedata
 from collections.abc import Iterable
 
 import polars as pl
@@ -22,6 +24,20 @@ TOKEN_HEX_DIGITS = 32
 MIN_KEY_BYTES = 16
 
 
+#: Separators people write inside numbers, after NFKC: whitespace and the hyphen and dash family, including the
+#: katakana long-vowel mark ー (U+30FC; NFKC turns the half-width ｰ into it) that Japanese input methods often
+#: produce for a hyphen. NFKC already turns full-width digits, the full-width hyphen-minus － and the
+#: ideographic space into their ASCII forms.
+_SEPARATORS = re.compile(r"[\s\-\u2010-\u2015\u2043\u2212\u2796\u2e3a\u2e3b\u30fc\ufe58\ufe63\uff0d]+")
+
+
+def normalize_code(value: str) -> str:
+    """A written number as its bare digits: NFKC (full-width → ASCII), then spaces and hyphens/dashes removed.
+    `５９７０ ４４００ ３４３７` and `5970-4400-3437` both become `597044003437`. Other characters are kept, so
+    a value that is not a number stays one."""
+    return _SEPARATORS.sub("", unicodedata.normalize("NFKC", value))
+
+
 def my_number_check_digit_ok(value: str) -> bool:
     """True for a 12-digit string whose last digit is the My Number check digit of the first eleven."""
     if len(value) != 12 or not value.isascii() or not value.isdigit():
@@ -32,8 +48,9 @@ def my_number_check_digit_ok(value: str) -> bool:
 
 
 def card_number_luhn_ok(value: str) -> bool:
-    """True for 13–19 digits (spaces and hyphens ignored) that pass the Luhn check of payment card numbers."""
-    digits = value.replace(" ", "").replace("-", "")
+    """True for 13–19 digits that pass the Luhn check of payment card numbers (written with spaces, hyphens or
+    full-width digits: see `normalize_code`)."""
+    digits = normalize_code(value)
     if not (13 <= len(digits) <= 19) or not digits.isascii() or not digits.isdigit():
         return False
     total = 0
@@ -46,16 +63,21 @@ def card_number_luhn_ok(value: str) -> bool:
 
 
 def _share_passing(values: Iterable[str | None], check) -> tuple[float, int]:
+    """Share (and number) of the non-empty values that pass `check` once normalized (`normalize_code`)."""
     seen = passing = 0
     for v in values:
-        if v is None or v == "":
+        if v is None:
+            continue
+        text = normalize_code(str(v))
+        if text == "":
             continue
         seen += 1
-        passing += bool(check(str(v).strip()))
+        passing += bool(check(text))
     return (passing / seen if seen else 0.0), passing
 
 
 def looks_like_my_number_column(series: pl.Series) -> bool:
+    """Almost all values are My Numbers, however written (`5970-4400-3437`, `５９７０ ４４００ ３４３７` …)."""
     share, passing = _share_passing(
         series.cast(pl.String, strict=False).unique().to_list(), my_number_check_digit_ok
     )

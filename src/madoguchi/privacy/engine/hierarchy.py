@@ -9,7 +9,8 @@ level i, the last column one value for everything (usually `*`). It must be a tr
   full-domain generalization and every monotonicity argument in `search.py` rely on it);
 - the last level is one single value.
 
-A bad hierarchy is refused with the 1-based line of the file that is wrong. Encoding maps each level to
+A bad hierarchy is refused with the 1-based line of the file that is wrong (for ragged rows and a last level
+that differs, the line that differs from what most rows have, which may be line 1). Encoding maps each level to
 integer codes (`EncodedHierarchy.maps[level][leaf] -> code`), which is all the search ever looks at.
 """
 
@@ -61,10 +62,32 @@ class Hierarchy:
         return self.lines[index] if self.lines else index + 1
 
 
+def _most_common(values: Sequence, lines: tuple[int, ...]) -> tuple[object, int]:
+    """The value most rows have (ties go to the earliest row), and the first line that has it. The rows that
+    differ from it are the wrong ones: a file whose first line alone is ragged is wrong on line 1, not 2."""
+    counts: dict[object, int] = {}
+    first: dict[object, int] = {}
+    for value, line in zip(values, lines, strict=True):
+        counts[value] = counts.get(value, 0) + 1
+        first.setdefault(value, line)
+    best = max(counts, key=lambda v: (counts[v], -first[v]))
+    return best, first[best]
+
+
 def _validate(rows: tuple[tuple[str, ...], ...], source: str, lines: tuple[int, ...]) -> None:
     if not rows:
         raise HierarchyError("階層が空です", "the hierarchy is empty", source=source)
-    width = len(rows[0])
+    width, width_line = _most_common([len(r) for r in rows], lines)
+    for row, line in zip(rows, lines, strict=True):
+        if len(row) != width:
+            raise HierarchyError(
+                f"段階数が {len(row) - 1} で、多くの行（{width_line}行目など）の {width - 1} と揃っていません"
+                "（行ごとに段階数が違う階層）",
+                f"{len(row) - 1} levels where most rows (e.g. line {width_line}) have {width - 1}"
+                " (ragged rows)",
+                source=source,
+                line=line,
+            )
     if width < 2:
         raise HierarchyError(
             "階層には元の値と少なくとも1段階の一般化（最後は * など1つの値）が必要です",
@@ -72,20 +95,14 @@ def _validate(rows: tuple[tuple[str, ...], ...], source: str, lines: tuple[int, 
             source=source,
             line=lines[0],
         )
-    for row, line in zip(rows, lines, strict=True):
-        if len(row) != width:
-            raise HierarchyError(
-                f"段階数が {len(row) - 1} で、1行目の {width - 1} と揃っていません（行ごとに段階数が違う階層）",
-                f"{len(row) - 1} levels where the first row has {width - 1} (ragged rows)",
-                source=source,
-                line=line,
-            )
-    top = rows[0][-1]
+    top, top_line = _most_common([r[-1] for r in rows], lines)
     for row, line in zip(rows, lines, strict=True):
         if row[-1] != top:
             raise HierarchyError(
-                f"最上位の段階が「{row[-1]}」で、1行目の「{top}」と違います（最上位は1つの値でなければなりません）",
-                f"the last level is {row[-1]!r} where the first row has {top!r} (the last level must be one value)",
+                f"最上位の段階が「{row[-1]}」で、多くの行（{top_line}行目など）の「{top}」と違います"
+                "（最上位は1つの値でなければなりません）",
+                f"the last level is {row[-1]!r} where most rows (e.g. line {top_line}) have {top!r}"
+                " (the last level must be one value)",
                 source=source,
                 line=line,
             )

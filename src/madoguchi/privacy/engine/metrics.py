@@ -17,7 +17,7 @@ quasi-identifier q, v its original value and g its generalized value at the node
 - **Discernibility**: Σ |EC|² over released classes + |suppressed| × N (each suppressed record is
   indistinguishable from all N).
 - **Average equivalence class size**: N ÷ the number of classes of the released table, the suppressed records
-  (all `*`) forming one class.
+  forming one class (by definition: the records themselves are deleted from the released table).
 
 Entropy, loss and precision are sums of one term per quasi-identifier that depends only on its level, so they
 are tabulated once (`AdditiveMetric`) and known for every node before any class is computed: the search uses

@@ -1,7 +1,7 @@
 """Privacy models, as a test on each equivalence class, and the record-suppression limit.
 
 A node satisfies the model when the records of the classes that fail the per-class test number at most
-⌊suppression × rows⌋; those records are suppressed (their quasi-identifiers become `*`).
+⌊suppression × rows⌋; those records are suppressed (deleted from the released table).
 
 Per-class tests (a class is released only if it passes all that are set):
 - k-anonymity: size ≥ k.

@@ -44,10 +44,12 @@ class Migration(migrations.Migration):
             migrations.RunSQL.noop,
         ),
         migrations.RunSQL(
+            # One grouping pass and a join on the primary key (a correlated subquery per row would find no
+            # index leading with the provider: UNIQUE (campaign, provider, service_account) leads with campaign).
             "INSERT INTO points_accountholder (provider_id, service_account, resident_id, created_at) "
             "SELECT a.provider_id, a.service_account, a.resident_id, a.created_at FROM points_application a "
-            "WHERE a.id = (SELECT MIN(b.id) FROM points_application b WHERE b.provider_id = a.provider_id "
-            "AND b.service_account = a.service_account)",
+            "JOIN (SELECT MIN(id) AS id FROM points_application GROUP BY provider_id, service_account) earliest "
+            "ON earliest.id = a.id",
             migrations.RunSQL.noop,
         ),
     ]

@@ -566,6 +566,9 @@ def test_keys_from_the_page(operator_client, provider):
     assert services.provider_for_key(first) == provider
     assert first not in operator_client.get(detail_url).text  # shown once
     key = ProviderApiKey.objects.get()
+    # The key was used (just above): the page says when, to the hour's resolution the platform keeps.
+    used = timezone.localtime(key.last_used_at).strftime("%Y-%m-%d %H:%M")
+    assert f"<td>{used}</td>" in operator_client.get(detail_url).text
 
     # Replace: a confirmation step, then the new key shown once, the old one revoked.
     rotate_url = reverse("points_ops:catalog_key_rotate", args=[provider.code, key.pk])

@@ -15,8 +15,10 @@ Data-subject requests (calendar days, as the law counts them; the day of receipt
 - 利用停止・消去 stop of use / erasure: 30 days (法第102条第1項), + 30 (第102条第2項).
 Days spent on 補正 (asking the requester to fix the request) are not counted (第83条第1項ただし書 etc.). The
 longer special periods (第84条, 第95条, 第103条) are not modelled. The deadline is not moved off a holiday:
-行政機関の休日に関する法律 第2条 extends only deadlines for acts done *towards* an office. Business days
-remaining are shown beside it with `madoguchi.core.calendar` for the desk's planning.
+行政機関の休日に関する法律 第2条 (and, for a local government, 地方自治法 第4条の2第4項) extends only the
+deadlines of 申請、届出その他の行為 done *towards* an office, not the office's own decision; the staff pages say
+so beside the date. Business days remaining are shown beside it with `madoguchi.core.calendar` for the desk's
+planning.
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ class ProposalForm(forms.Form):
 
     def __init__(self, *args, call, **kwargs):
         super().__init__(*args, **kwargs)
-        files = call.files.all()
+        files = call.files.filter(open_to_proposals=True)
         self.fields["file"].queryset = files
         names = []
         for f in files:
@@ -101,10 +101,69 @@ class PaidForm(forms.Form):
     paid_on = forms.DateField(label=_("Fee paid on"), widget=DATE, required=False)
 
 
+METRIC_CHOICES = [
+    ("entropy", _("Non-uniform entropy (情報損失: エントロピー)")),
+    ("loss", _("Generalization loss (一般化による損失)")),
+    ("precision", _("Precision (精度)")),
+    ("discernibility", _("Discernibility (識別性)")),
+    ("aecs", _("Average equivalence-class size (平均同値クラスサイズ)")),
+]
+
+
 class JobForm(forms.Form):
+    """The creation job's parameters: the privacy model (施行規則第34条第5号), the utility metric the search
+    optimises, and the peculiar-value steps (第4号: top-coding, rare categories grouped)."""
+
     k = forms.IntegerField(label="k", min_value=2, max_value=1000, initial=5)
-    l = forms.FloatField(label=_("ℓ (distinct ℓ-diversity; optional)"), min_value=1, required=False)  # noqa: E741
+    l = forms.FloatField(label=_("ℓ (ℓ-diversity; optional)"), min_value=1, required=False)  # noqa: E741
+    l_variant = forms.ChoiceField(label=_("Kind of ℓ-diversity"), initial="distinct", required=False, choices=[
+        ("distinct", _("distinct ℓ-diversity")), ("entropy", _("entropy ℓ-diversity"))])  # fmt: skip
+    t = forms.FloatField(label=_("t (t-closeness; optional, 0–1)"), min_value=0, max_value=1, required=False)
+    t_measure = forms.ChoiceField(label=_("Distance of t-closeness"), initial="equal", required=False, choices=[
+        ("equal", _("equal distance (EMD)")),
+        ("hierarchical", _("hierarchical distance (EMD over the sensitive item's hierarchy)"))])  # fmt: skip
     suppression = forms.IntegerField(label=_("Suppression limit (%)"), min_value=0, max_value=50, initial=0)
+    metric = forms.ChoiceField(
+        label=_("Utility metric to optimise"), choices=METRIC_CHOICES, initial="entropy", required=False
+    )
+    top_code_column = forms.ChoiceField(label=_("Top-coding: item (e.g. age; optional)"), required=False)
+    top_code_threshold = forms.FloatField(
+        label=_("Top-coding: values at or above this become one value (e.g. 100 → 100+)"), required=False
+    )
+    rare_columns = forms.MultipleChoiceField(label=_("Rare categories: items (optional)"), required=False,
+                                             widget=forms.CheckboxSelectMultiple)  # fmt: skip
+    rare_min_count = forms.IntegerField(
+        label=_("Rare categories: values held by fewer records than this are grouped as 「その他」"),
+        min_value=2,
+        required=False,
+    )
+
+    def __init__(self, *args, columns: list[tuple[str, str]] = (), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["top_code_column"].choices = [("", "—"), *columns]
+        self.fields["rare_columns"].choices = list(columns)
+
+    def clean(self):
+        d = super().clean()
+        if d.get("top_code_column") and d.get("top_code_threshold") is None:
+            self.add_error("top_code_threshold", _("Give the threshold of the top-coding."))
+        if d.get("top_code_threshold") is not None and not d.get("top_code_column"):
+            self.add_error("top_code_column", _("Choose the item to top-code."))
+        if d.get("rare_columns") and d.get("rare_min_count") is None:
+            self.add_error("rare_min_count", _("Give the threshold for rare categories."))
+        if d.get("rare_min_count") is not None and not d.get("rare_columns"):
+            self.add_error("rare_columns", _("Choose the items whose rare categories are grouped."))
+        return d
+
+    def job_kwargs(self) -> dict:
+        """Keyword arguments of `services.creation_job_queue` (besides the proposal and the actor)."""
+        d = self.cleaned_data
+        tops = ([{"column": d["top_code_column"], "threshold": d["top_code_threshold"]}]
+                if d.get("top_code_column") else [])  # fmt: skip
+        rares = [{"column": c, "min_count": d["rare_min_count"]} for c in d.get("rare_columns") or []]
+        return {"k": d["k"], "l": d["l"], "l_variant": d.get("l_variant") or "distinct", "t": d["t"],
+                "t_measure": d.get("t_measure") or "equal", "suppression": d["suppression"] / 100,
+                "metric": d.get("metric") or "entropy", "top_codes": tops, "rare_categories": rares}  # fmt: skip
 
 
 class ProvisionForm(forms.Form):

@@ -195,6 +195,11 @@ class CreationJob(models.Model):
     output_sha256 = models.CharField(max_length=64, blank=True)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Set when the job starts running and refreshed while the engine reports progress: a RUNNING job whose
+    # heartbeat is older than PRIVACY_JOB_STALE_MINUTES is taken for dead (the worker crashed) and may be
+    # queued again (`services.creation_job_queue` marks it failed first).
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -19,6 +19,7 @@ Also: the 個人情報ファイル and its uploaded data and hierarchies (`file_
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import secrets
 import tempfile
@@ -48,6 +49,7 @@ from madoguchi.privacy.models import (
 )
 
 S = Proposal.Status
+logger = logging.getLogger(__name__)
 REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 # The fee of 法第119条. For the national government 施行令 sets it; a local government sets its own by ordinance
@@ -70,6 +72,7 @@ DISQUALIFICATIONS = [
 ]  # fmt: skip
 REVIEW_CHECKS = [
     ("purpose_benefit", "新たな産業の創出又は活力ある経済社会若しくは豊かな国民生活の実現に資する（法第114条）"),
+    ("persons_minimum", "本人の数が個人情報保護委員会規則で定める数以上である（法第114条第1項第2号）"),
     ("items_necessary", "求める項目が利用の目的に照らして必要な範囲である"),
     ("period_appropriate", "利用期間が目的に照らして必要な期間である"),
     ("safeguards_adequate", "安全管理措置（漏えい防止等）が適切である"),
@@ -79,6 +82,26 @@ CHECK_KEYS = [f"disq_{k}" for k, _label in DISQUALIFICATIONS] + [k for k, _label
 # 第118条第2項 applies 第114条第1項 only in its 第1号 and 第4号–第7号: for a proposal to use information
 # already created, the number of persons and the processing method are not reviewed again.
 EXISTING_REVIEW_KEYS = ("purpose_benefit", "period_appropriate", "safeguards_adequate")
+
+
+def minimum_persons() -> int:
+    """The number of persons a proposal's information must cover at least (法第114条第1項第2号, the number set by
+    the rules of the Personal Information Protection Commission). PRIVACY_MIN_PERSONS, default 1,000: the
+    figure is not in this project's sources (DOMAIN.md, the seed text), so it is a setting whose default is
+    the commonly cited 1,000人; check it against the current 施行規則 before relying on it."""
+    return int(getattr(settings, "PRIVACY_MIN_PERSONS", 1000))
+
+
+def persons_problem(proposal: Proposal) -> str | None:
+    """The automatic half of the 第2号 check: the file's number of records against the minimum (a record is
+    taken for a person; staff confirm it with the checklist). None when it is met or not reviewed (第118条)."""
+    if proposal.kind == Proposal.Kind.EXISTING:
+        return None
+    records, minimum = proposal.file.record_count, minimum_persons()
+    if records >= minimum:
+        return None
+    return _("The file has %(records)s records; the number of persons must be at least %(minimum)s (Article 114 "
+             "(1) (ii)).") % {"records": f"{records:,}", "minimum": f"{minimum:,}"}  # fmt: skip
 
 
 def review_checks(proposal: Proposal) -> list[tuple[str, str]]:
@@ -154,11 +177,41 @@ def _check_items(items: list[dict]) -> list[dict]:
     return clean
 
 
+OUTPUT_DIR = "output"
+
+
+def _tenant_refused(municipality, parts: tuple[str, ...]) -> bool:
+    """`parts` of a path relative to the privacy folder: another body's upload, or any creation output."""
+    if parts[:1] == (OUTPUT_DIR,):
+        return True
+    return parts[:1] == (UPLOAD_DIR,) and parts[1:2] != (municipality.code,)
+
+
 def _check_tenant_path(municipality, relative: str) -> None:
-    """An uploaded file is only ever used by the body that uploaded it."""
-    parts = Path(relative).parts
-    if parts[:1] == (UPLOAD_DIR,) and parts[1:2] != (municipality.code,):
+    """An uploaded file is only ever used by the body that uploaded it, and a creation output (output/…) is
+    never read back as source data or hierarchy. Checked on the normalised path (no `uploads/<own>/../<other>`)
+    and on the resolved one (no symbolic link into another body's folder)."""
+    refused = PrivacyError("path", _("The data file %(path)s was not found.") % {"path": relative})
+    if not relative or Path(relative).is_absolute():
+        raise PrivacyError("path", _("The data path must be relative to a data folder."))
+    lexical = Path(os.path.normpath(relative)).parts
+    if lexical[:1] == ("..",) or _tenant_refused(municipality, lexical):
+        raise refused
+    root = privacy_dir().resolve()
+    resolved = (root / relative).resolve()
+    if resolved.is_relative_to(root) and _tenant_refused(municipality, resolved.relative_to(root).parts):
+        raise refused
+
+
+def resolve_tenant_path(municipality, relative: str) -> Path:
+    """`resolve_data_path` for a path stored on one body's file: also refuses another body's uploads and the
+    creation outputs (see `_check_tenant_path`), on the path as written and on the file actually found."""
+    _check_tenant_path(municipality, relative)
+    found = resolve_data_path(relative)
+    root = privacy_dir().resolve()
+    if found.is_relative_to(root) and _tenant_refused(municipality, found.relative_to(root).parts):
         raise PrivacyError("path", _("The data file %(path)s was not found.") % {"path": relative})
+    return found
 
 
 def file_register(
@@ -170,12 +223,11 @@ def file_register(
     items = _check_items(items)
     records = record_count
     if source_path:
-        _check_tenant_path(municipality, source_path)
-        source = resolve_data_path(source_path)
+        source = resolve_tenant_path(municipality, source_path)
         with source.open("rb") as fh:
             records = max(sum(1 for _line in fh) - 1, 0)
     if hierarchies_path:
-        resolve_data_path(hierarchies_path)
+        resolve_tenant_path(municipality, hierarchies_path)
     with transaction.atomic():
         found = PersonalInfoFile.objects.create(
             municipality=municipality, name=name, purpose=purpose, items=items, record_count=records,
@@ -289,8 +341,9 @@ def _detect_separator(header: str, separator: str) -> str:
 
 def parse_upload(data: bytes, *, items: list[str], encoding: str = "auto", separator: str = "auto",
                  max_bytes: int | None = None, record_count: int = 0) -> dict:  # fmt: skip
-    """Validate an uploaded CSV against the declared items. Returns {"text", "encoding", "separator", "rows"};
-    raises UploadError (Japanese when the language is Japanese) with the line that is wrong."""
+    """Validate an uploaded CSV against the declared items. Returns {"text", "encoding", "separator", "rows"},
+    `text` being the validated rows written again in a normalised form (see below); raises UploadError
+    (Japanese when the language is Japanese) with the line that is wrong."""
     import csv
     import io
 
@@ -315,6 +368,12 @@ def parse_upload(data: bytes, *, items: list[str], encoding: str = "auto", separ
         raise UploadError(_("Line 1 (header) does not match the declared items. Missing: %(missing)s. "
                             "Not declared: %(extra)s.") % {"missing": "、".join(missing) or "—",
                                                            "extra": "、".join(extra) or "—"})  # fmt: skip
+    # What is stored is what was validated: the parsed rows written again (csv.writer, the same separator,
+    # quotes where needed, "\n" line ends) under the normalised header, so that polars reads exactly these
+    # fields (a stray quote such as x"y, accepted by the csv module, is quoted; header spaces are gone).
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, delimiter=sep, quotechar='"', quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
+    writer.writerow(header)
     rows = 0
     line = 2
     try:
@@ -325,6 +384,7 @@ def parse_upload(data: bytes, *, items: list[str], encoding: str = "auto", separ
             if len(row) != len(header):
                 raise UploadError(_("Line %(line)s has %(found)s fields; the header has %(expected)s.")
                                   % {"line": line, "found": len(row), "expected": len(header)})  # fmt: skip
+            writer.writerow(row)
             rows += 1
             line = reader.line_num + 1
     except csv.Error as exc:
@@ -336,7 +396,7 @@ def parse_upload(data: bytes, *, items: list[str], encoding: str = "auto", separ
     if record_count and rows != record_count:
         raise UploadError(_("The file has %(rows)s records; %(declared)s were declared. Correct the declared "
                             "number of records or the file.") % {"rows": rows, "declared": record_count})  # fmt: skip
-    return {"text": text, "encoding": used, "separator": sep, "rows": rows}
+    return {"text": out.getvalue(), "encoding": used, "separator": sep, "rows": rows}
 
 
 def _upload_dir(municipality) -> Path:
@@ -404,12 +464,19 @@ def _column_values(file: PersonalInfoFile, column: str):
 
     if not file.source_path:
         return None
-    table = pl.read_csv(resolve_data_path(file.source_path), separator=file.separator, infer_schema=False,
+    table = pl.read_csv(resolve_tenant_path(file.municipality, file.source_path), separator=file.separator,
+                        infer_schema=False,
                         columns=[column])  # fmt: skip
     return table[column]
 
 
 HIERARCHY_RULES = ("interval", "date", "prefix")
+# One value each rule accepts, to check a rule's parameters before there are data.
+RULE_PARAMETER_PROBE = {
+    "interval": lambda params: ["0"],
+    "date": lambda params: ["2000-01-01"],
+    "prefix": lambda params: ["0" * (max([int(p) for p in params] or [0]) + 1)],
+}
 
 
 def build_rule_hierarchy(kind: str, params: list, values, *, column: str):
@@ -418,7 +485,10 @@ def build_rule_hierarchy(kind: str, params: list, values, *, column: str):
 
     source = f"{column} ({kind})"
     if kind == "interval":
-        return interval_hierarchy(values, widths=[float(p) for p in params], source=source)
+        widths = [float(p) for p in params]
+        if any(not w > 0 or w == float("inf") for w in widths):
+            raise ValueError("interval widths must be positive numbers")
+        return interval_hierarchy(values, widths=widths, source=source)
     if kind == "date":
         return date_hierarchy(values, steps=[str(p) for p in params], source=source)
     if kind == "prefix":
@@ -496,7 +566,11 @@ def file_set_hierarchy_rule(
         raise UploadError(_("Unknown hierarchy rule."), field="kind")
     values = _column_values(file, column)
     try:
-        build_rule_hierarchy(kind, params, values if values is not None else [], column=column)
+        if values is None:
+            # No data yet: only the parameters are checked, on one value the rule accepts (a rule built over no
+            # value at all is refused as an empty hierarchy). The data are checked against it by the job.
+            values = RULE_PARAMETER_PROBE[kind](params)
+        build_rule_hierarchy(kind, params, values, column=column)
     except HierarchyError as exc:
         raise UploadError(str(exc), field="parameters") from None
     except ValueError:
@@ -570,6 +644,8 @@ def proposal_submit(
         raise PrivacyError("closed", _("This call is not open."))
     if not call.files.filter(pk=file.pk).exists():
         raise PrivacyError("file", _("This file is not offered in this call."))
+    if not PersonalInfoFile.objects.filter(pk=file.pk, open_to_proposals=True).exists():
+        raise PrivacyError("file_closed", _("This file is not open to proposals."))
     unknown = [i for i in items_wanted if i not in file.item_names]
     if not items_wanted or unknown:
         raise PrivacyError("items", _("Choose the items you need from the file."))
@@ -668,19 +744,44 @@ def proposal_checklist_save(
     return proposal
 
 
-CANCELLATION_BAR_DAYS = 730  # 法第113条: 契約を解除され、その解除の日から起算して2年を経過しない者
+CANCELLATION_BAR_YEARS = 2  # 法第113条: 契約を解除され、その解除の日から起算して2年を経過しない者
+
+
+def period_last_day(start: date, *, months: int) -> date:
+    """The last day of a period of `months` months (years: 12 × years) counted from `start`, `start` being day 1
+    (「…の日から起算して」; 民法第143条): the day before the day of the last month that corresponds to `start`,
+    or, when that month has no such day (a start on 29 February, or on the 31st), the last day of that month.
+    2023-06-01 + 2 years → 2025-05-31; 2024-02-29 + 2 years → 2026-02-28; 2024-01-31 + 1 month → 2024-02-29."""
+    import calendar
+
+    index = start.year * 12 + start.month - 1 + months
+    year, month = divmod(index, 12)
+    month += 1
+    last = calendar.monthrange(year, month)[1]
+    if start.day > last:
+        return date(year, month, last)
+    return date(year, month, start.day) - timedelta(days=1)
+
+
+def cancellation_bar_last_day(cancelled_on: date) -> date:
+    """The last day on which a cancellation bars the business (法第113条): two calendar years counted from the
+    day of the cancellation itself; from the next day the two years have passed."""
+    return period_last_day(cancelled_on, months=12 * CANCELLATION_BAR_YEARS)
 
 
 def recent_cancellation(proposal: Proposal, today: date | None = None) -> Contract | None:
-    """A contract of the same business cancelled (法第120条) by this body less than two years ago. Only this
-    body's own contracts are looked at: other bodies' cancellations are theirs to share."""
+    """A contract of the same business cancelled (法第120条) by this body whose two-year bar (法第113条) still
+    runs today. Only this body's own contracts are looked at: other bodies' cancellations are theirs to share."""
     today = today or timezone.localdate()
-    return (
-        Contract.objects.filter(
-            proposal__business_id=proposal.business_id, proposal__call__municipality_id=proposal.call.municipality_id,
-            cancelled_on__isnull=False, cancelled_on__gt=today - timedelta(days=CANCELLATION_BAR_DAYS),
-        ).exclude(proposal=proposal).order_by("-cancelled_on").first()
-    )  # fmt: skip
+    # A coarse filter in SQL (three years back covers every calendar case), then the calendar rule.
+    candidates = Contract.objects.filter(
+        proposal__business_id=proposal.business_id, proposal__call__municipality_id=proposal.call.municipality_id,
+        cancelled_on__isnull=False, cancelled_on__gt=today - timedelta(days=3 * 366),
+    ).exclude(proposal=proposal).order_by("-cancelled_on")  # fmt: skip
+    for contract in candidates:
+        if today <= cancellation_bar_last_day(contract.cancelled_on):
+            return contract
+    return None
 
 
 def disqualification_problems(proposal: Proposal) -> list[str]:
@@ -698,7 +799,11 @@ def disqualification_problems(proposal: Proposal) -> list[str]:
 
 
 def review_problems(proposal: Proposal) -> list[str]:
-    return [label for key, label in review_checks(proposal) if not proposal.checklist.get(key)]
+    problems = [label for key, label in review_checks(proposal) if not proposal.checklist.get(key)]
+    persons = persons_problem(proposal)
+    if persons is not None:
+        problems.append(persons)
+    return problems
 
 
 def proposal_accept(*, proposal: Proposal, actor) -> Proposal:
@@ -834,9 +939,45 @@ def job_columns(proposal: Proposal) -> dict[str, str]:
     return {name: roles[name] for name in proposal.items_wanted if name in roles}
 
 
-def creation_job_queue(*, proposal: Proposal, actor, k: int, l: float | None = None,  # noqa: E741
-                       suppression: float = 0.0, metric: str = "entropy") -> CreationJob:  # fmt: skip
-    from madoguchi.privacy.engine import AnonymizationError, PrivacyModel
+def _peculiar_rules(columns: dict[str, str], top_codes, rare_categories) -> tuple[list[dict], list[dict]]:
+    """The peculiar-value steps (施行規則第34条第4号 / 第62条) as stored in the job's parameters: top-coding
+    ({"column", "threshold"}: values ≥ threshold become one "threshold+" label, e.g. ages of 100 and over) and
+    rare categories grouped ({"column", "min_count"}: values held by fewer records become 「その他」)."""
+    tops, rares = [], []
+    for rule in top_codes or ():
+        column = str(rule.get("column", ""))
+        if column not in columns:
+            raise PrivacyError("top_code", _("Top-coding: choose an item of the job."))
+        try:
+            threshold = float(rule["threshold"])
+        except (KeyError, TypeError, ValueError):
+            raise PrivacyError("top_code", _("Top-coding: the threshold must be a number.")) from None
+        if threshold != threshold or threshold in (float("inf"), float("-inf")):
+            raise PrivacyError("top_code", _("Top-coding: the threshold must be a number."))
+        tops.append({"column": column, "threshold": threshold})
+    for rule in rare_categories or ():
+        column = str(rule.get("column", ""))
+        if column not in columns:
+            raise PrivacyError("rare", _("Rare categories: choose an item of the job."))
+        try:
+            min_count = int(rule["min_count"])
+        except (KeyError, TypeError, ValueError):
+            raise PrivacyError("rare", _("Rare categories: the threshold must be a whole number.")) from None
+        if min_count < 2:
+            raise PrivacyError("rare", _("Rare categories: the threshold must be at least 2."))
+        rares.append({"column": column, "min_count": min_count})
+    return tops, rares
+
+
+def creation_job_queue(
+    *, proposal: Proposal, actor, k: int, l: float | None = None, l_variant: str = "distinct",  # noqa: E741
+    t: float | None = None, t_measure: str = "equal", suppression: float = 0.0, metric: str = "entropy",
+    top_codes: list[dict] | None = None, rare_categories: list[dict] | None = None,
+) -> CreationJob:  # fmt: skip
+    """Queue the creation (法第116条) with the privacy model (k; distinct or entropy ℓ; t-closeness with the
+    equal or hierarchical distance; the suppression limit), the utility metric the search optimises, and the
+    peculiar-value steps; all of it is stored in the job and reaches the 作成記録."""
+    from madoguchi.privacy.engine import METRICS, AnonymizationError, PrivacyModel
 
     if proposal.kind == Proposal.Kind.EXISTING:
         raise PrivacyError("existing", _("A proposal to use information already created (Article 118) needs no "
@@ -848,18 +989,30 @@ def creation_job_queue(*, proposal: Proposal, actor, k: int, l: float | None = N
     sensitive = [c for c, role in columns.items() if role == "sensitive"]
     if not qi:
         raise PrivacyError("qi", _("The items wanted contain no quasi-identifier to generalize."))
-    if l is not None and len(sensitive) != 1:
-        raise PrivacyError("sensitive", _("ℓ-diversity needs exactly one sensitive item."))
+    if (l is not None or t is not None) and len(sensitive) != 1:
+        raise PrivacyError("sensitive", _("ℓ-diversity and t-closeness need exactly one sensitive item."))
+    if metric not in METRICS:
+        raise PrivacyError("metric", _("Unknown utility metric."))
     try:
-        PrivacyModel(k=k, l=l, suppression=suppression)
+        PrivacyModel(k=k, l=l, l_variant=l_variant, t=t, t_measure=t_measure, suppression=suppression)
     except AnonymizationError as exc:
         raise PrivacyError("model", str(exc)) from exc
+    if (
+        t is not None
+        and t_measure == "hierarchical"
+        and not (proposal.file.hierarchies.get(sensitive[0]) or proposal.file.hierarchies_path)
+    ):
+        raise PrivacyError("t_measure", _("The hierarchical distance of t-closeness needs a hierarchy for the "
+                                          "sensitive item %(column)s.") % {"column": sensitive[0]})  # fmt: skip
+    tops, rares = _peculiar_rules(columns, top_codes, rare_categories)
     with transaction.atomic():
         proposal = _locked(proposal)
         _require(proposal, S.FEE_PAID)
+        _fail_stale_jobs(proposal, actor)
         if proposal.jobs.filter(status__in=[CreationJob.Status.QUEUED, CreationJob.Status.RUNNING]).exists():
             raise PrivacyError("busy", _("A creation job is already queued or running."))
-        params = {"k": k, "l": l, "suppression": suppression, "metric": metric, "qi": qi, "sensitive": sensitive,
+        params = {"k": k, "l": l, "l_variant": l_variant, "t": t, "t_measure": t_measure, "suppression": suppression,
+                  "metric": metric, "top_codes": tops, "rare_categories": rares, "qi": qi, "sensitive": sensitive,
                   "columns": columns, "input": proposal.file.source_path,
                   "input_sha256": proposal.file.data_sha256}  # fmt: skip
         job = CreationJob.objects.create(proposal=proposal, params=params)
@@ -867,14 +1020,51 @@ def creation_job_queue(*, proposal: Proposal, actor, k: int, l: float | None = N
     return job
 
 
+def job_stale_after() -> timedelta:
+    """How long a RUNNING job may go without a heartbeat before it is taken for dead (its worker crashed or was
+    killed): PRIVACY_JOB_STALE_MINUTES, 60 by default (the engine reports progress far more often)."""
+    return timedelta(minutes=int(getattr(settings, "PRIVACY_JOB_STALE_MINUTES", 60)))
+
+
+def job_is_stale(job: CreationJob, now=None) -> bool:
+    if job.status != CreationJob.Status.RUNNING:
+        return False
+    last = job.heartbeat_at or job.started_at or job.created_at
+    return last is None or last < (now or timezone.now()) - job_stale_after()
+
+
+def _fail_stale_jobs(proposal: Proposal, actor) -> None:
+    """Inside the caller's transaction (the proposal row locked): RUNNING jobs of the proposal without a
+    heartbeat for longer than the limit are marked failed, each audited, so that the job can be queued again."""
+    now = timezone.now()
+    for job in proposal.jobs.select_for_update().filter(status=CreationJob.Status.RUNNING):
+        if not job_is_stale(job, now):
+            continue
+        job.status = CreationJob.Status.FAILED
+        job.error = str(_("The creation job stopped without finishing (no sign of progress since %(time)s); it "
+                          "was marked as failed and can be queued again.")
+                        % {"time": timezone.localtime(job.heartbeat_at or job.started_at or job.created_at)
+                           .strftime("%Y-%m-%d %H:%M")})  # fmt: skip
+        job.finished_at = now
+        job.save(update_fields=["status", "error", "finished_at"])
+        _record(proposal, "creation_failed", actor, job=job.pk, error="stale")
+
+
+HEARTBEAT_SECONDS = 30
+
+
 def _set_progress(job_id: int):
-    last = [-1]
+    import time
+
+    last = [-1, time.monotonic()]
 
     def progress(evaluated: int, total: int) -> None:
         pct = min(99, evaluated * 100 // max(total, 1))
-        if pct >= last[0] + 5:
-            last[0] = pct
-            CreationJob.objects.filter(pk=job_id).update(progress=pct)
+        beat = time.monotonic()
+        if pct >= last[0] + 5 or beat - last[1] >= HEARTBEAT_SECONDS:
+            last[0] = max(last[0], pct)
+            last[1] = beat
+            CreationJob.objects.filter(pk=job_id).update(progress=pct, heartbeat_at=timezone.now())
 
     return progress
 
@@ -882,7 +1072,7 @@ def _set_progress(job_id: int):
 def _run_engine(job: CreationJob) -> tuple:
     import polars as pl
 
-    from madoguchi.privacy.engine import PrivacyModel, anonymize, load_hierarchy_csv
+    from madoguchi.privacy.engine import PrivacyModel, RareCategory, TopCode, anonymize, load_hierarchy_csv
     from madoguchi.privacy.management.commands.anonymize import find_hierarchy
 
     file = job.proposal.file
@@ -891,7 +1081,8 @@ def _run_engine(job: CreationJob) -> tuple:
     source_path = params.get("input") or file.source_path
     if not source_path:
         raise PrivacyError("no_data", _("The data of the personal information file have not been uploaded."))
-    source = resolve_data_path(source_path)
+    municipality = job.proposal.call.municipality
+    source = resolve_tenant_path(municipality, source_path)
     if (
         params.get("input_sha256")
         and hashlib.sha256(source.read_bytes()).hexdigest() != params["input_sha256"]
@@ -902,13 +1093,13 @@ def _run_engine(job: CreationJob) -> tuple:
     table = pl.read_csv(source, separator=file.separator, infer_schema=False, encoding="utf8")
     columns = params["columns"]
     table = table.select([c for c in table.columns if c in columns])
-    hier_dir = resolve_data_path(file.hierarchies_path) if file.hierarchies_path else None
+    hier_dir = resolve_tenant_path(municipality, file.hierarchies_path) if file.hierarchies_path else None
     hierarchies = {}
     for column in params["qi"] + params["sensitive"]:
         spec = file.hierarchies.get(column)
         if spec and spec.get("kind") == "file":
             hierarchies[column] = load_hierarchy_csv(
-                resolve_data_path(spec["path"]), sep=spec.get("sep", ";")
+                resolve_tenant_path(municipality, spec["path"]), sep=spec.get("sep", ";")
             )
             continue
         if spec and spec.get("kind") in HIERARCHY_RULES:
@@ -922,11 +1113,14 @@ def _run_engine(job: CreationJob) -> tuple:
                 continue
             raise PrivacyError("hierarchy", _("No hierarchy for %(column)s.") % {"column": column})
         hierarchies[column] = load_hierarchy_csv(path)
+    model = PrivacyModel(k=params["k"], l=params["l"], l_variant=params.get("l_variant", "distinct"),
+                         t=params.get("t"), t_measure=params.get("t_measure", "equal"),
+                         suppression=params["suppression"])  # fmt: skip
     result = anonymize(
-        table, roles=columns, hierarchies=hierarchies,
-        model=PrivacyModel(k=params["k"], l=params["l"], suppression=params["suppression"]),
-        metric=params.get("metric", "entropy"), progress=_set_progress(job.pk), data_source=Path(source).name,
-        row_offset=2,
+        table, roles=columns, hierarchies=hierarchies, model=model, metric=params.get("metric", "entropy"),
+        top_codes=[TopCode(r["column"], float(r["threshold"])) for r in params.get("top_codes", [])],
+        rare_categories=[RareCategory(r["column"], int(r["min_count"])) for r in params.get("rare_categories", [])],
+        progress=_set_progress(job.pk), data_source=Path(source).name, row_offset=2,
     )  # fmt: skip
     report = result.report()
     report["input"] = {"file": file.name, "rows": table.height, "columns": list(table.columns),
@@ -934,55 +1128,107 @@ def _run_engine(job: CreationJob) -> tuple:
     return result.table, report
 
 
-def creation_job_run(*, job_id: int) -> CreationJob:
-    """Run a queued job (the Celery task calls this): running → done (or failed), each step audited."""
+# Errors whose message is written for the staff member (Japanese, then English) and names no personal data
+# beyond what the staff member already sees: shown as they are. Anything else (a polars error, a crash) is
+# logged with its traceback and shown as a generic message with the kind of error only.
+def _user_errors() -> tuple[type[BaseException], ...]:
     from django.core.management.base import CommandError
 
     from madoguchi.privacy.engine import AnonymizationError
 
+    return (AnonymizationError, PrivacyError, CommandError)
+
+
+def _failure_message(exc: BaseException, job_id: int) -> str:
+    if isinstance(exc, _user_errors()):
+        return str(exc)[:5000]
+    return _("The creation job failed because of an unexpected error (%(kind)s). Nothing was created or "
+             "provided. Check the data and the parameters, then queue the job again; if it fails again, ask the "
+             "system administrator to look at the server log for job %(job)s.") % {
+        "kind": type(exc).__name__, "job": job_id}  # fmt: skip
+
+
+def _job_failed(job: CreationJob, exc: BaseException) -> CreationJob:
+    """running → failed, audited; the message is one a staff member can read (no traceback, no data values
+    from an unexpected error)."""
+    expected = isinstance(exc, _user_errors())
+    if not expected:
+        logger.exception("privacy creation job %s failed", job.pk)
+    message = _failure_message(exc, job.pk)
+    with transaction.atomic():
+        updated = CreationJob.objects.filter(pk=job.pk, status=CreationJob.Status.RUNNING).update(
+            status=CreationJob.Status.FAILED, error=message, finished_at=timezone.now()
+        )
+        if updated:
+            _record(job.proposal, "creation_failed", None, job=job.pk,
+                    error=message[:500] if expected else type(exc).__name__)  # fmt: skip
+    job.refresh_from_db()
+    return job
+
+
+def creation_job_run(*, job_id: int) -> CreationJob:
+    """Run a queued job (the Celery task calls this): running → done (or failed), each step audited. Any error
+    ends the job as failed (never left running); a job taken for dead meanwhile (`job_is_stale`, then queued
+    again) keeps its failed status and its late output is discarded."""
     with transaction.atomic():
         job = CreationJob.objects.select_for_update().select_related("proposal__call__municipality",
                                                                       "proposal__file").get(pk=job_id)  # fmt: skip
         if job.status != CreationJob.Status.QUEUED:
             return job
         job.status = CreationJob.Status.RUNNING
-        job.save(update_fields=["status"])
+        job.started_at = job.heartbeat_at = timezone.now()
+        job.save(update_fields=["status", "started_at", "heartbeat_at"])
         _record(job.proposal, "creation_started", None, job=job.pk)
+    name = ""
     try:
         table, report = _run_engine(job)
         fd, tmp = tempfile.mkstemp(prefix=".job-", suffix=".csv", dir=_output_dir())
         os.close(fd)
-        table.write_csv(tmp, separator=job.proposal.file.separator)
-        name = f"job-{job.pk}-{secrets.token_hex(8)}.csv"
-        os.replace(tmp, _output_dir() / name)
-    except (AnonymizationError, PrivacyError, CommandError, OSError, ValueError) as exc:
+        try:
+            table.write_csv(tmp, separator=job.proposal.file.separator)
+            name = f"job-{job.pk}-{secrets.token_hex(8)}.csv"
+            os.replace(tmp, _output_dir() / name)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+        digest = hashlib.sha256((_output_dir() / name).read_bytes()).hexdigest()
         with transaction.atomic():
-            CreationJob.objects.filter(pk=job.pk).update(status=CreationJob.Status.FAILED, error=str(exc)[:5000],
-                                                         finished_at=timezone.now())  # fmt: skip
-            _record(job.proposal, "creation_failed", None, job=job.pk, error=str(exc)[:500])
-        job.refresh_from_db()
-        return job
-    digest = hashlib.sha256((_output_dir() / name).read_bytes()).hexdigest()
-    with transaction.atomic():
-        proposal = _locked(job.proposal)
-        job.status = CreationJob.Status.DONE
-        job.progress = 100
-        job.report = report
-        job.output_name = name
-        job.output_sha256 = digest
-        job.finished_at = timezone.now()
-        job.save()
-        proposal.status = S.CREATED
-        proposal.save(update_fields=["status"])
-        RegisterEntry.objects.update_or_create(
-            proposal=proposal,
-            defaults={"municipality": proposal.call.municipality, "file_name": proposal.file.name,
-                      "items": list(job.params["columns"]), "processing_method": describe_processing(report),
-                      "created_on": timezone.localdate(), "recipient": proposal.business.name},
-        )  # fmt: skip
-        _record(proposal, "creation_done", None, job=job.pk, sha256=digest, rows=report["rows"],
-                suppressed=report["suppressed"], transformation=report["transformation"]["levels"])  # fmt: skip
+            proposal = _locked(job.proposal)
+            locked = CreationJob.objects.select_for_update().get(pk=job.pk)
+            if locked.status != CreationJob.Status.RUNNING:  # taken for dead and failed meanwhile
+                (_output_dir() / name).unlink(missing_ok=True)
+                return locked
+            job.status = CreationJob.Status.DONE
+            job.progress = 100
+            job.report = report
+            job.output_name = name
+            job.output_sha256 = digest
+            job.finished_at = timezone.now()
+            job.save()
+            proposal.status = S.CREATED
+            proposal.save(update_fields=["status"])
+            RegisterEntry.objects.update_or_create(
+                proposal=proposal,
+                defaults={"municipality": proposal.call.municipality, "file_name": proposal.file.name,
+                          "items": register_items(report, job.params),
+                          "processing_method": describe_processing(report), "created_on": timezone.localdate(),
+                          "recipient": proposal.business.name},
+            )  # fmt: skip
+            _record(proposal, "creation_done", None, job=job.pk, sha256=digest, rows=report["rows"],
+                    suppressed=report["suppressed"], transformation=report["transformation"]["levels"])  # fmt: skip
+    except Exception as exc:  # noqa: BLE001 — every failure ends the job, see _failure_message
+        if name:
+            (_output_dir() / name).unlink(missing_ok=True)
+        return _job_failed(job, exc)
     return job
+
+
+def register_items(report: dict, params: dict) -> list[str]:
+    """The items the 匿名加工情報ファイル簿 lists: the columns of the table provided (the processing record's
+    output columns: deleted identifiers, identification and linking codes are not among them)."""
+    record = report.get("processing_record") or {}
+    if "columns_out" in record:
+        return list(record["columns_out"])
+    return list(params["columns"])  # pragma: no cover (every report of the engine has a processing record)
 
 
 def describe_processing(report: dict) -> str:
@@ -997,8 +1243,26 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def contract_period_last_day(proposal: Proposal) -> date | None:
+    """The last day of the period of use agreed in the contract (`period_months`, counted from the contract
+    date as day 1, 民法第143条): no link is issued and nothing is downloaded after it. None without a contract."""
+    contract = Contract.objects.filter(proposal_id=proposal.pk).first()
+    if contract is None:
+        return None
+    return period_last_day(contract.contract_date, months=proposal.period_months)
+
+
+def _period_end(last_day: date):
+    """The moment the period of use ends: the start of the day after its last day, local time."""
+    from datetime import datetime, time
+
+    return timezone.make_aware(datetime.combine(last_day + timedelta(days=1), time.min))
+
+
 def provision_issue(*, proposal: Proposal, actor, days: int | None = None, max_downloads: int = 1):
-    """A download link for the business; the token is returned once and only its hash is kept."""
+    """A download link for the business; the token is returned once and only its hash is kept. Only within the
+    contract's period of use (the link expires with it at the latest), and one live link at a time: issuing a
+    new link stops the earlier ones (a lost link is replaced, never multiplied)."""
     days = days or settings.PRIVACY_PROVISION_DAYS
     if not 1 <= days <= 90 or not 1 <= max_downloads <= 10:
         raise PrivacyError("limits", _("Choose 1–90 days and 1–10 downloads."))
@@ -1013,13 +1277,23 @@ def provision_issue(*, proposal: Proposal, actor, days: int | None = None, max_d
             job = proposal.jobs.filter(status=CreationJob.Status.DONE).order_by("-finished_at").first()
         if job is None:
             raise PrivacyError("no_job", _("Nothing has been created yet."))
+        now = timezone.now()
+        last_day = contract_period_last_day(proposal)
+        if last_day is None:
+            raise PrivacyError("no_contract", _("There is no contract for this proposal."))
+        period_end = _period_end(last_day)
+        if now >= period_end:
+            raise PrivacyError("period_ended", _("The period of use of the contract ended on %(date)s; no new "
+                                                 "download link can be issued.") % {"date": last_day.isoformat()})  # fmt: skip
+        stopped = Provision.objects.filter(proposal=proposal, expires_at__gt=now).update(expires_at=now)
         token = secrets.token_urlsafe(32)
         provision = Provision.objects.create(
-            proposal=proposal, job=job, token_hash=_hash(token), expires_at=timezone.now() + timedelta(days=days),
-            max_downloads=max_downloads, issued_by=actor,
+            proposal=proposal, job=job, token_hash=_hash(token),
+            expires_at=min(now + timedelta(days=days), period_end), max_downloads=max_downloads, issued_by=actor,
         )  # fmt: skip
         _record(proposal, "provision_issued", actor, provision=provision.pk, days=days, max_downloads=max_downloads,
-                expires_at=provision.expires_at.isoformat())  # fmt: skip
+                expires_at=provision.expires_at.isoformat(), period_last_day=last_day.isoformat(),
+                links_stopped=stopped)  # fmt: skip
     return provision, token
 
 
@@ -1031,32 +1305,51 @@ def source_job(proposal: Proposal) -> CreationJob | None:
             .order_by("-finished_at").first())  # fmt: skip
 
 
-def provision_download(*, token: str, user) -> tuple[Provision, Path]:
-    """Count one download (conditional UPDATE: never past the limit or the expiry) and record it."""
+def provision_for(*, token: str, user) -> Provision:
+    """The provision of a link for this user, or PrivacyError("not_found"). Reads only (the confirmation page)."""
     provision = Provision.objects.select_related("proposal__call__municipality", "proposal__business", "job").filter(
         token_hash=_hash(token)).first()  # fmt: skip
     if provision is None or not may_act_for(provision.proposal, user):
         raise PrivacyError("not_found", _("This download link is not valid."))
+    return provision
+
+
+def provision_refusal(provision: Provision, proposal: Proposal, now) -> PrivacyError | None:
+    """Why the link cannot be used now (cancelled, the contract's period of use ended, expired, used up), or
+    None. The count itself is checked again by the conditional UPDATE of `provision_download`."""
+    if proposal.status == S.CANCELLED:
+        return PrivacyError("cancelled", _("The contract for this information was cancelled; it can no longer be "
+                                           "downloaded."))  # fmt: skip
+    last_day = contract_period_last_day(proposal)
+    if last_day is not None and now >= _period_end(last_day):
+        return PrivacyError("period_ended", _("The period of use of the contract ended on %(date)s; the "
+                                              "information can no longer be downloaded.")
+                            % {"date": last_day.isoformat()})  # fmt: skip
+    if provision.expires_at <= now:
+        return PrivacyError("expired", _("This download link has expired."))
+    if provision.downloads >= provision.max_downloads:
+        return PrivacyError("used_up", _("This download link has been used the maximum number of times."))
+    return None
+
+
+def provision_download(*, token: str, user) -> tuple[Provision, Path]:
+    """Count one download (conditional UPDATE: never past the limit or the expiry) and record it."""
+    provision = provision_for(token=token, user=user)
     now = timezone.now()
     with transaction.atomic():
         # The proposal row is locked first: a cancellation (contract_cancel locks it too) and a download never
         # interleave.
         proposal = _locked(provision.proposal)
-        error = None
-        if proposal.status == S.CANCELLED:
-            reason = "cancelled"
-            error = PrivacyError("cancelled", _("The contract for this information was cancelled; it can no "
-                                                "longer be downloaded."))  # fmt: skip
-        elif not Provision.objects.filter(
+        error = provision_refusal(provision, proposal, now)
+        if error is None and not Provision.objects.filter(
             pk=provision.pk, expires_at__gt=now, downloads__lt=F("max_downloads")
         ).update(downloads=F("downloads") + 1):
-            expired = provision.expires_at <= now
-            reason = "expired" if expired else "used_up"
-            message = (_("This download link has expired.") if expired
-                       else _("This download link has been used the maximum number of times."))  # fmt: skip
-            error = PrivacyError(reason, message)
+            provision.refresh_from_db()
+            error = provision_refusal(provision, proposal, now) or PrivacyError(
+                "used_up", _("This download link has been used the maximum number of times.")
+            )
         if error is not None:
-            _record(proposal, "download_refused", user, provision=provision.pk, reason=reason)
+            _record(proposal, "download_refused", user, provision=provision.pk, reason=error.code)
         else:
             ProvisionDownload.objects.create(provision=provision, user=user)
             if proposal.status in (S.CREATED, S.FEE_PAID):

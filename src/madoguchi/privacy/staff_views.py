@@ -238,6 +238,11 @@ def proposals(request: HttpRequest, municipality_code: str) -> HttpResponse:
         request, proposals=found, status=status, statuses=Proposal.Status.choices))  # fmt: skip
 
 
+def _job_columns(proposal: Proposal) -> list[tuple[str, str]]:
+    labels = {i["name"]: i.get("label") or i["name"] for i in proposal.file.items}
+    return [(c, f"{labels.get(c, c)} ({c})") for c in services.job_columns(proposal)]
+
+
 def _proposal_action(request: HttpRequest, proposal: Proposal, action: str):
     """Run one POSTed step; returns a redirect URL, or None to show the page with the forms' errors."""
     post = request.POST
@@ -272,12 +277,11 @@ def _proposal_action(request: HttpRequest, proposal: Proposal, action: str):
             return None
         services.fee_paid(proposal=proposal, actor=user, paid_on=form.cleaned_data["paid_on"])
     elif action == "create":
-        form = JobForm(post)
+        form = JobForm(post, columns=_job_columns(proposal))
         if not form.is_valid():
+            request.privacy_job_form = form  # shown with its errors
             return None
-        d = form.cleaned_data
-        job = services.creation_job_queue(proposal=proposal, actor=user, k=d["k"], l=d["l"],
-                                          suppression=d["suppression"] / 100)  # fmt: skip
+        job = services.creation_job_queue(proposal=proposal, actor=user, **form.job_kwargs())
         tasks.create_anonymized.delay(job.pk)  # eager without a broker: done before the redirect
         return _url(request, "job", job.pk)
     elif action == "provide":
@@ -331,8 +335,10 @@ def proposal(request: HttpRequest, municipality_code: str, reference: str) -> Ht
         request, proposal=found, review=ReviewForm(initial=initial, checks=services.review_checks(found)),
         cancel_form=cancel_form, cancellable=found.status in services.CANCELLABLE,
         source_job=services.source_job(found), contract_form=ContractForm(),
-        paid_form=PaidForm(), job_form=JobForm(), provision_form=ProvisionForm(), contract=contract,
+        paid_form=PaidForm(), provision_form=ProvisionForm(), contract=contract,
+        job_form=getattr(request, "privacy_job_form", None) or JobForm(columns=_job_columns(found)),
         disqualifications=services.disqualification_problems(found), jobs=found.jobs.all(),
+        persons_problem=services.persons_problem(found), minimum_persons=services.minimum_persons(),
         provisions=found.provisions.all(), new_link=request.session.pop(NEW_LINK_SESSION_KEY, None),
         declarations=[(label, found.declarations.get(key)) for key, label in services.DISQUALIFICATIONS],
     ))  # fmt: skip

@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
@@ -150,10 +151,27 @@ def notice(request: HttpRequest, reference: str) -> HttpResponse:
 
 
 @never_cache
+@require_http_methods(["GET", "POST"])
 def download(request: HttpRequest, token: str) -> HttpResponse:
-    """The provision link: only the business it was issued to, before it expires, up to its download limit."""
+    """The provision link: only the business it was issued to, before it expires, up to its download limit,
+    within the contract's period of use. A GET only shows what the link gives and a button: the download (and
+    its count) is the POST of that form (CSRF-protected), so that a mail or link scanner opening the link
+    uses nothing up."""
     if _account(request) is None:
         return _sign_in(request)
+    if request.method == "GET":
+        try:
+            provision = services.provision_for(token=token, user=request.user)
+        except services.PrivacyError as exc:
+            return render(request, "privacy/download_refused.html", {"message": exc.message}, status=404)
+        refusal = services.provision_refusal(provision, provision.proposal, timezone.now())
+        if refusal is not None:
+            return render(request, "privacy/download_refused.html", {"message": refusal.message}, status=410)
+        return render(request, "privacy/download_confirm.html", {
+            "provision": provision, "proposal": provision.proposal,
+            "remaining": provision.max_downloads - provision.downloads,
+            "period_last_day": services.contract_period_last_day(provision.proposal),
+        })  # fmt: skip
     try:
         provision, path = services.provision_download(token=token, user=request.user)
     except services.PrivacyError as exc:

@@ -124,13 +124,15 @@ def test_proposal_to_provision_through_the_pages(client, dev_idp, town_file, rev
     token = link.group(1)
     assert token not in reviewer.get(page).content.decode()  # shown once
     assert token not in str(list(AuditRecord.objects.values_list("details", flat=True)))
-    download = client.get(reverse("privacy:download", args=[token]))
+    confirm = client.get(reverse("privacy:download", args=[token]))  # a GET only shows the confirmation
+    assert confirm.status_code == 200 and 'method="post"' in confirm.content.decode()
+    download = client.post(reverse("privacy:download", args=[token]))
     assert download.status_code == 200
     table = pl.read_csv(io.BytesIO(b"".join(download.streaming_content)), separator=";", infer_schema=False)
     assert sorted(table.columns) == sorted(WANTED)
     assert table.group_by(["sex", "age", "race"]).len()["len"].min() >= 5
     assert table.height == 2000
-    assert client.get(reverse("privacy:download", args=[token])).status_code == 410  # max downloads reached
+    assert client.post(reverse("privacy:download", args=[token])).status_code == 410  # max downloads reached
     assert Client().get(reverse("privacy:download", args=[token])).status_code == 302  # must sign in
     proposal.refresh_from_db()
     assert proposal.status == "provided"
@@ -225,11 +227,11 @@ def test_download_link_expires_and_counts(client, dev_idp, town_call, two_munici
     issuer = UserFactory()
     _provision, token = services.provision_issue(proposal=proposal, actor=issuer, days=7, max_downloads=2)
     url = reverse("privacy:download", args=[token])
-    assert client.get(url).status_code == 200
+    assert client.post(url).status_code == 200
     with time_machine.travel(timezone.now() + timedelta(days=7, minutes=1), tick=False):
         late = Client()
         late.force_login(user)  # the browser session would have ended; the link is what is tested
-        response = late.get(url)
+        response = late.post(url)
         assert response.status_code == 410
     refused = AuditRecord.objects.filter(action="privacy.download_refused").values_list("details", flat=True)
     assert [d["reason"] for d in refused] == ["expired"]
@@ -237,14 +239,14 @@ def test_download_link_expires_and_counts(client, dev_idp, town_call, two_munici
     with time_machine.travel(timezone.now() + timedelta(hours=23), tick=False):
         soon = Client()
         soon.force_login(user)
-        assert soon.get(reverse("privacy:download", args=[token])).status_code == 200
-        assert soon.get(reverse("privacy:download", args=[token])).status_code == 410
-    assert client.get(reverse("privacy:download", args=["not-a-token"])).status_code == 404
+        assert soon.post(reverse("privacy:download", args=[token])).status_code == 200
+        assert soon.post(reverse("privacy:download", args=[token])).status_code == 410
+    assert client.post(reverse("privacy:download", args=["not-a-token"])).status_code == 404
     # Another business's account cannot use the link.
     other = Client()
     sign_in(other, dev_idp.account("minato-entry"))
     _provision, token = services.provision_issue(proposal=proposal, actor=issuer)
-    assert other.get(reverse("privacy:download", args=[token])).status_code == 404
+    assert other.post(reverse("privacy:download", args=[token])).status_code == 404
 
 
 def test_fee_is_computed_from_the_call_table():

@@ -96,7 +96,7 @@ def test_second_business_uses_created_information(
     assert CreationJob.objects.count() == 1
     response = reviewer.post(page, {"action": "provide", "days": "7", "max_downloads": "2"}, follow=True)
     token = re.search(r"/privacy/download/([\w-]+)/", response.content.decode()).group(1)
-    download = client.get(reverse("privacy:download", args=[token]))
+    download = client.post(reverse("privacy:download", args=[token]))  # the GET only confirms
     assert download.status_code == 200
     assert hashlib.sha256(b"".join(download.streaming_content)).hexdigest() == source_job.output_sha256
     proposal.refresh_from_db()
@@ -114,7 +114,7 @@ def test_second_business_uses_created_information(
     contract = Contract.objects.get(proposal=proposal)
     assert proposal.status == "cancelled" and contract.cancellation_ground == "breach"
     assert contract.cancelled_on is not None and contract.cancellation_reason == "第三者に提供した"
-    refused = client.get(reverse("privacy:download", args=[token]))
+    refused = client.post(reverse("privacy:download", args=[token]))
     assert refused.status_code == 410
     assert refused.context["message"] == gettext(
         "The contract for this information was cancelled; it can no longer be downloaded."

@@ -358,6 +358,11 @@ FEE_GATEWAY_WEBHOOK_SECRET = _required_in_production(
 PRIVACY_DIR = Path(env.str("MADOGUCHI_PRIVACY_DIR", default=str(VAR_DIR / "privacy")))
 # How long a provision (download) link stays valid.
 PRIVACY_PROVISION_DAYS = env.int("MADOGUCHI_PRIVACY_PROVISION_DAYS", default=7)
+# The least number of persons a proposal's file must cover (法第114条第1項第2号; the Commission's rules set it,
+# commonly cited as 1,000: check the current 施行規則 and override here if it differs).
+PRIVACY_MIN_PERSONS = env.int("MADOGUCHI_PRIVACY_MIN_PERSONS", default=1000)
+# A creation job with no progress for this long is taken as crashed: it is marked failed when a job is queued.
+PRIVACY_JOB_STALE_MINUTES = env.int("MADOGUCHI_PRIVACY_JOB_STALE_MINUTES", default=60)
 
 # --- Product -----------------------------------------------------------------------------------------------
 MADOGUCHI_SITE_NAME = env.str("MADOGUCHI_SITE_NAME", default="Madoguchi 窓口")

@@ -89,7 +89,7 @@ def minimum_persons() -> int:
     the rules of the Personal Information Protection Commission). PRIVACY_MIN_PERSONS, default 1,000: the
     figure is not in this project's sources (DOMAIN.md, the seed text), so it is a setting whose default is
     the commonly cited 1,000人; check it against the current 施行規則 before relying on it."""
-    return int(getattr(settings, "PRIVACY_MIN_PERSONS", 1000))
+    return settings.PRIVACY_MIN_PERSONS
 
 
 def persons_problem(proposal: Proposal) -> str | None:
@@ -1023,7 +1023,7 @@ def creation_job_queue(
 def job_stale_after() -> timedelta:
     """How long a RUNNING job may go without a heartbeat before it is taken for dead (its worker crashed or was
     killed): PRIVACY_JOB_STALE_MINUTES, 60 by default (the engine reports progress far more often)."""
-    return timedelta(minutes=int(getattr(settings, "PRIVACY_JOB_STALE_MINUTES", 60)))
+    return timedelta(minutes=settings.PRIVACY_JOB_STALE_MINUTES)
 
 
 def job_is_stale(job: CreationJob, now=None) -> bool:

@@ -27,7 +27,7 @@ import hashlib
 import io
 import json
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from json.encoder import encode_basestring
 
 import numpy as np
@@ -65,6 +65,17 @@ ACCOUNTS_SQL = (
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
+# The instants an item may name: a charge or purchase of this century. Anything else is a data error (a .NET
+# zero date 0001-01-01, a 9999-12-31 "no end") and answered `invalid`: outside years 1–9999 in UTC no database
+# can store it, and a row read back from PostgreSQL outside them would fail every later read.
+WHEN_RANGE = (datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC))
+
+
+def within_range(at: datetime) -> bool:
+    """Comparing aware datetimes never overflows, whatever their offsets (unlike converting them to UTC)."""
+    return WHEN_RANGE[0] <= at < WHEN_RANGE[1]
+
+
 def applies(items: list) -> bool:
     return connection.vendor == "postgresql" and len(items) >= MIN_ITEMS
 
@@ -96,7 +107,7 @@ def _fast_item(raw, modes, max_amount, when_cache):
             at = datetime.fromisoformat(occurred)  # what parse_datetime tries first
         except ValueError:
             return None
-        if at.tzinfo is None or at.utcoffset() is None:
+        if at.tzinfo is None or at.utcoffset() is None or not within_range(at):
             return None
         when_cache[occurred] = at
     text = (

@@ -185,7 +185,9 @@ def application_submit(
             # One provider account, one holder, across campaigns: claim it, or find who holds it (one statement;
             # a concurrent claim of the same account waits for the other transaction, then sees its holder).
             with connection.cursor() as cursor:
-                cursor.execute(_HOLDER_SQL, [request.provider.pk, account, resident.pk, timezone.now()])
+                cursor.execute(
+                    _HOLDER_SQL, [request.provider.pk, account, resident.pk, _db_value(timezone.now())]
+                )
                 holder = cursor.fetchone()[0]
             if holder != resident.pk:
                 raise PointsError("account_taken", taken)
@@ -472,7 +474,7 @@ _FACTS_SQL = (
     f"EXISTS (SELECT 1 FROM {_table(Reservation)} WHERE campaign_id = %s AND resident_id = %s), "
     f"EXISTS (SELECT 1 FROM {_table(Application)} WHERE campaign_id = %s AND resident_id = %s)"
 )
-_HOLDER_SQL = (
+_HOLDER_SQL = (  # the last parameter through _db_value: SQLite keeps datetimes as text
     f"INSERT INTO {_table(AccountHolder)} (provider_id, service_account, resident_id, created_at) "  # noqa: S608
     "VALUES (%s, %s, %s, %s) ON CONFLICT (provider_id, service_account) "
     "DO UPDATE SET provider_id = EXCLUDED.provider_id RETURNING resident_id"
@@ -570,14 +572,18 @@ CONTROL_CHARACTERS = ingest.CONTROL_CHARACTERS  # refused in ids and accounts (s
 
 def _parse_when(value) -> datetime | None:
     """An aware datetime from ISO 8601 text, or None: also for well-formed text that names no real instant
-    (30 February, hour 25, offset +25:00), for which parse_datetime raises instead of answering None."""
+    (30 February, hour 25, offset +25:00), for which parse_datetime raises instead of answering None, and for
+    an instant outside `ingest.WHEN_RANGE` (0001-01-01+09:00 is before year 1 in UTC: no database stores it)."""
     if not isinstance(value, str):
-        return value if isinstance(value, datetime) and not timezone.is_naive(value) else None
-    try:
-        parsed = parse_datetime(value)
-    except ValueError:
+        parsed = value if isinstance(value, datetime) else None
+    else:
+        try:
+            parsed = parse_datetime(value)
+        except ValueError:
+            return None
+    if parsed is None or timezone.is_naive(parsed) or not ingest.within_range(parsed):
         return None
-    return parsed if parsed is not None and not timezone.is_naive(parsed) else None
+    return parsed
 
 
 def _parse_transaction(raw: dict) -> _Item | ItemResult:
@@ -605,7 +611,7 @@ def _parse_transaction(raw: dict) -> _Item | ItemResult:
         problems.append(_("amount must be between 1 and 100,000,000 yen"))
     occurred_at = _parse_when(raw.get("occurred_at"))
     if occurred_at is None:
-        problems.append(_("occurred_at must be a date-time with a time zone (ISO 8601)"))
+        problems.append(_("occurred_at must be a date-time with a time zone (ISO 8601), from 2000 to 2099"))
     if problems:
         return ItemResult(item_id, Status.INVALID, message="; ".join(str(p) for p in problems))
     return _Item(item_id, account.strip(), kind, amount, occurred_at, _fingerprint(raw))
@@ -972,8 +978,10 @@ def _refunds_record(provider: PaymentProvider, items: list, actor) -> list[ItemR
                 row.save()
                 results.append(ItemResult(item_id, row.status))
                 continue
+            # FOR UPDATE OF the account only: joined without `of`, the campaign row would be locked too, and
+            # two refund batches crossing campaigns deadlocked on it (and it held up applications meanwhile).
             account = (
-                PointAccount.objects.select_for_update()
+                PointAccount.objects.select_for_update(of=("self",))
                 .select_related("campaign")
                 .get(pk=original.account_id)
             )
@@ -1012,8 +1020,8 @@ def fixed_grant_record(
     if not _within(campaign.earning_starts_at, campaign.earning_ends_at, now):
         raise PointsError("outside_period", _("This campaign is not granting now (outside its period)."))
     with transaction.atomic():
-        account = (
-            PointAccount.objects.select_for_update()
+        account = (  # the account row only: not the provider's (every ledger INSERT of it would wait)
+            PointAccount.objects.select_for_update(of=("self",))
             .filter(campaign=campaign, application__resident=resident)
             .select_related("provider")
             .first()

@@ -72,3 +72,58 @@ def test_concurrent_applications_never_reserve_beyond_the_budget(postgres_only, 
     assert results.count("ok") == 5 and set(results) == {"ok", "budget_exhausted"}
     campaign.refresh_from_db()
     assert campaign.reserved_budget == campaign.budget
+
+
+def test_refund_batches_crossing_campaigns_do_not_deadlock(postgres_only, campaign, provider, monkeypatch):
+    """Two refund batches, each over accounts of two campaigns in opposite orders. Each batch's first item is
+    held until both batches have locked theirs; then each goes on to its second item. Locking the campaign
+    row with the account (a join without FOR UPDATE OF) made each wait for the other: a deadlock."""
+    import threading
+    from datetime import timedelta
+
+    from madoguchi.points import calc
+
+    now = timezone.now()
+    later = Campaign.objects.create(
+        code="test-2022", name="第2弾", kind=Campaign.Kind.PREMIUM, rate_bp=2500, cap=20000,
+        modes=["charge", "purchase"], budget=20000 * 100,
+        reservation_starts_at=now - timedelta(days=30), reservation_ends_at=now + timedelta(days=30),
+        application_starts_at=now - timedelta(days=30), application_ends_at=now + timedelta(days=30),
+        earning_starts_at=now - timedelta(days=30), earning_ends_at=now + timedelta(days=30),
+    )  # fmt: skip
+    later.providers.add(provider)
+    for c, account in [(campaign, "a1"), (later, "b2"), (later, "c2"), (campaign, "d1")]:
+        sandbox_account(provider, account)
+        resident = make_resident()
+        services.reservation_create(resident=resident, campaign=c, actor=None)
+        services.application_submit(resident=resident, campaign=c, actor=None,
+                                    request=ApplicationRequest(provider, "charge", account, account, "123"))  # fmt: skip
+    at = timezone.now().isoformat()
+    services.transactions_record(provider=provider, items=[
+        {"id": f"t-{a}", "account": a, "kind": "charge", "amount": 4000, "occurred_at": at}
+        for a in ("a1", "b2", "c2", "d1")])  # fmt: skip
+    both_locked, seen, real = threading.Barrier(2), threading.local(), calc.clawback
+
+    def clawback(*args):
+        if not getattr(seen, "first", False):  # each thread's first item: wait for the other's first lock
+            seen.first = True
+            both_locked.wait(timeout=30)
+        return real(*args)
+
+    monkeypatch.setattr(calc, "clawback", clawback)
+    batches = [
+        [
+            {"id": "r1a", "original_id": "t-a1", "amount": 400},
+            {"id": "r1b", "original_id": "t-b2", "amount": 400},
+        ],
+        [
+            {"id": "r2a", "original_id": "t-c2", "amount": 400},
+            {"id": "r2b", "original_id": "t-d1", "amount": 400},
+        ],
+    ]
+    results, errors = _run(
+        2, lambda k: [r.status for r in services.refunds_record(provider=provider, items=batches[k])]
+    )
+    assert errors == []
+    assert results == [["clawed_back", "clawed_back"], ["clawed_back", "clawed_back"]]
+    assert sorted(PointAccount.objects.values_list("granted", flat=True)) == [900, 900, 900, 900]

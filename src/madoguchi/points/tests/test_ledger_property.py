@@ -13,7 +13,7 @@ PostgreSQL, every batch takes the set-based path of points/ingest.py; on SQLite 
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pytest
 from django.db import transaction
@@ -105,14 +105,16 @@ def _valid_id(value) -> bool:
 
 
 def _when(value) -> datetime | None:
-    """An ISO 8601 date-time with a time zone, else None."""
+    """An ISO 8601 date-time with a time zone, of this century (2000-01-01 UTC up to 2100), else None."""
     if not isinstance(value, str):
         return None
     try:
         at = datetime.fromisoformat(value)
     except ValueError:
         return None
-    return at if at.utcoffset() is not None else None
+    if at.utcoffset() is None:
+        return None
+    return at if datetime(2000, 1, 1, tzinfo=UTC) <= at < datetime(2100, 1, 1, tzinfo=UTC) else None
 
 
 class Reference:
@@ -258,6 +260,11 @@ DATES = [
     "2020-10-15T10:00:00+09:00",  # in the window, before a3 applied
     "2021-03-31T23:59:59+09:00",  # the window's last second
     "2021-04-01T00:00:00+09:00",  # after it
+    "0001-01-01T00:00:00+09:00",  # a "zero date": before year 1 in UTC, invalid
+    "1999-12-31T23:59:59Z",  # the last second before the accepted range
+    "2000-01-01T08:59:59+09:00",  # the same instant in JST
+    "2099-12-31T23:59:59Z",  # the last second of the range (outside every window)
+    "9999-12-31T23:59:59-09:00",  # after year 9999 in UTC, invalid
 ]
 # Yen: premiums of 0 (1–3 yen), ordinary ones, ones that fill or pass the 5,000-point cap, the largest one.
 AMOUNTS = st.one_of(

@@ -277,6 +277,30 @@ class ProviderTransaction(models.Model):
         return f"{self.provider_id}:{self.kind}:{self.external_id}"
 
 
+class FixedGrant(models.Model):
+    """A phase-2 fixed grant: one per resident per campaign, and one per qualifying action (its `reference`,
+    e.g. the record of the health-insurance registration) per campaign, whichever payment service the points
+    go to. The points themselves are the ledger row `transaction` (kind "fixed", id "<campaign id>:<reference>"
+    in the fixed grants' own id space)."""
+
+    REFERENCE_MAX = 50  # the ledger id adds "<campaign id>:" within its 64 characters
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="+")
+    resident = models.ForeignKey(Resident, on_delete=models.PROTECT, related_name="+")
+    reference = models.CharField(max_length=64)
+    transaction = models.OneToOneField("ProviderTransaction", on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "resident"], name="fixed_grant_once_per_resident"),
+            models.UniqueConstraint(fields=["campaign", "reference"], name="fixed_grant_once_per_reference"),
+        ]
+
+    def __str__(self) -> str:
+        return f"fixed grant {self.campaign_id}:{self.reference}"
+
+
 # --- Settlement (精算) --------------------------------------------------------------------------------------
 class Statement(models.Model):
     """What the State owes a payment provider (or the provider owes back) for one campaign and one period.

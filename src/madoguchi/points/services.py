@@ -25,6 +25,7 @@ from madoguchi.points.models import (
     AccountHolder,
     Application,
     Campaign,
+    FixedGrant,
     Mode,
     PaymentProvider,
     PointAccount,
@@ -1008,17 +1009,21 @@ def fixed_grant_record(
 ) -> ProviderTransaction:
     """A fixed grant for a qualifying action (new card, health-insurance registration, public-money account),
     paid through the resident's application in that campaign, while the campaign's earning period is open.
-    Once per resident per campaign (a second one is refused whatever the cap says). `reference` (the record of
-    the qualifying action, 1–64 characters) is the ledger row's id, in the fixed grants' own id space: it never
-    meets a provider's transaction ids, and one reference is used for one grant."""
+
+    Once per resident per campaign, and once per `reference` (the record of the qualifying action, 1–50
+    characters) per campaign, whatever the cap and whichever payment service: both are UNIQUE constraints of
+    `FixedGrant`, so concurrent calls cannot both pass. The ledger row's id is "<campaign id>:<reference>" of
+    kind "fixed": it never meets a provider's transaction ids."""
     if campaign.kind != Campaign.Kind.FIXED:
         raise PointsError("not_fixed", _("This campaign does not grant a fixed amount."))
     reference = (reference or "").strip()
-    if not 1 <= len(reference) <= 64 or CONTROL_CHARACTERS.search(reference):
-        raise PointsError("invalid_reference", _("The reference must be 1 to 64 characters."))
+    if not 1 <= len(reference) <= FixedGrant.REFERENCE_MAX or CONTROL_CHARACTERS.search(reference):
+        raise PointsError("invalid_reference", _("The reference must be 1 to 50 characters."))
     now = timezone.now()
     if not _within(campaign.earning_starts_at, campaign.earning_ends_at, now):
         raise PointsError("outside_period", _("This campaign is not granting now (outside its period)."))
+    already = _("The fixed grant has already been given.")
+    used = _("This reference has already been used for a fixed grant.")
     with transaction.atomic():
         account = (  # the account row only: not the provider's (every ledger INSERT of it would wait)
             PointAccount.objects.select_for_update(of=("self",))
@@ -1028,27 +1033,27 @@ def fixed_grant_record(
         )
         if account is None:
             raise PointsError("not_enrolled", _("The resident has not applied for this campaign."))
-        already = _("The fixed grant has already been given.")
-        if ProviderTransaction.objects.filter(account=account, kind=ProviderTransaction.Kind.FIXED).exists():
+        if FixedGrant.objects.filter(campaign=campaign, resident=resident).exists():
             raise PointsError("already_granted", already)
+        if FixedGrant.objects.filter(campaign=campaign, reference=reference).exists():
+            raise PointsError("reference_used", used)
         points = calc.grant(campaign.fixed_points, calc.BP, account.cap - account.granted)
         if points == 0:
             raise PointsError("already_granted", already)
-        used = _("This reference has already been used for a fixed grant.")
-        if ProviderTransaction.objects.filter(
-            provider=account.provider, kind=ProviderTransaction.Kind.FIXED, external_id=reference
-        ).exists():
-            raise PointsError("reference_used", used)
         try:
             with (
                 transaction.atomic()
-            ):  # a savepoint: the same reference claimed concurrently is refused cleanly
+            ):  # a savepoint: a concurrent grant of the same reference is refused cleanly
                 row = ProviderTransaction.objects.create(
-                    provider=account.provider, kind=ProviderTransaction.Kind.FIXED, external_id=reference,
+                    provider=account.provider, kind=ProviderTransaction.Kind.FIXED,
+                    external_id=f"{campaign.pk}:{reference}",
                     fingerprint=_fingerprint({"campaign": campaign.code, "resident": resident.pk}), account=account,
                     amount=campaign.fixed_points, occurred_at=now, status=Status.GRANTED, points=points,
                     remaining=account.cap - account.granted - points, month=_month(now),
                 )  # fmt: skip
+                FixedGrant.objects.create(
+                    campaign=campaign, resident=resident, reference=reference, transaction=row
+                )
         except IntegrityError:
             raise PointsError("reference_used", used) from None
         PointAccount.objects.filter(pk=account.pk).update(granted=F("granted") + points)

@@ -12,7 +12,15 @@ from madoguchi.core.tests.factories import MunicipalityFactory
 from madoguchi.identity.models import DeskSession
 from madoguchi.identity.tests.factories import StaffRoleFactory
 from madoguchi.points import dashboards, ingest, services
-from madoguchi.points.models import AccountHolder, Application, Campaign, PointAccount, ProviderTransaction
+from madoguchi.points.models import (
+    AccountHolder,
+    Application,
+    Campaign,
+    FixedGrant,
+    PaymentProvider,
+    PointAccount,
+    ProviderTransaction,
+)
 from madoguchi.points.services import ApplicationRequest, PointsError
 from madoguchi.points.tests.conftest import make_resident, sandbox_account
 from madoguchi.points.tests.test_flow import apply, tx
@@ -183,7 +191,8 @@ def new_card(provider):
 def test_a_fixed_grant_is_once_per_resident_whatever_the_cap(new_card, provider):
     resident = _applied(new_card, provider, "acct-f")
     row = services.fixed_grant_record(campaign=new_card, resident=resident, reference="card-1", actor=None)
-    assert (row.kind, row.external_id, row.points) == ("fixed", "card-1", 5000)
+    assert (row.kind, row.external_id, row.points) == ("fixed", f"{new_card.pk}:card-1", 5000)
+    assert FixedGrant.objects.get().transaction == row
     with pytest.raises(PointsError) as excinfo:
         services.fixed_grant_record(campaign=new_card, resident=resident, reference="card-2", actor=None)
     assert excinfo.value.code == "already_granted"
@@ -201,21 +210,35 @@ def test_a_fixed_grant_outside_the_campaigns_period_is_refused(new_card, provide
 
 
 def test_fixed_grants_have_their_own_id_space(new_card, campaign, provider):
-    """A provider's transaction id that looks like a fixed grant's reference never collides with it."""
+    """A provider's transaction id equal to a fixed grant's ledger id never collides with it."""
     holder = _applied(campaign, provider, "acct-1")
-    services.transactions_record(provider=provider, items=[tx("card-1", 400)])
+    services.transactions_record(provider=provider, items=[tx(f"{new_card.pk}:card-1", 400)])
     resident = _applied(new_card, provider, "acct-f")
     row = services.fixed_grant_record(campaign=new_card, resident=resident, reference="card-1", actor=None)
     assert row.points == 5000
-    assert ProviderTransaction.objects.filter(external_id="card-1").count() == 2
-    other = _applied(new_card, provider, "acct-g")
-    with pytest.raises(PointsError) as excinfo:
-        services.fixed_grant_record(campaign=new_card, resident=other, reference="card-1", actor=None)
-    assert excinfo.value.code == "reference_used"
+    assert ProviderTransaction.objects.filter(external_id=f"{new_card.pk}:card-1").count() == 2
     assert ProviderTransaction.objects.filter(account__application__resident=holder).count() == 1
 
 
-@pytest.mark.parametrize("reference", ["", "   ", "x" * 65, "a\x00b"])
+def test_a_reference_is_one_grant_of_a_campaign_whichever_payment_service(new_card, provider):
+    """Found by review: the reference was unique per payment service, so the same qualifying action paid out
+    once per service. It is one grant per campaign now (UNIQUE of FixedGrant)."""
+    other_service = PaymentProvider.objects.create(
+        code="other-pay", name="ほかペイ", type=PaymentProvider.Type.QR, modes=["charge"],
+        callback_url="http://testserver/sandbox-pay/other-pay/confirm", callback_secret="s" * 32,
+    )  # fmt: skip
+    new_card.providers.add(other_service)
+    first = _applied(new_card, provider, "acct-f")
+    second = _applied(new_card, other_service, "acct-o")
+    services.fixed_grant_record(campaign=new_card, resident=first, reference="card-1", actor=None)
+    with pytest.raises(PointsError) as excinfo:
+        services.fixed_grant_record(campaign=new_card, resident=second, reference="card-1", actor=None)
+    assert excinfo.value.code == "reference_used"
+    assert FixedGrant.objects.count() == 1
+    assert sorted(PointAccount.objects.values_list("granted", flat=True)) == [0, 5000]
+
+
+@pytest.mark.parametrize("reference", ["", "   ", "x" * 51, "a\x00b"])
 def test_a_fixed_grant_reference_is_checked_not_cut(new_card, provider, reference):
     resident = _applied(new_card, provider, "acct-f")
     with pytest.raises(PointsError) as excinfo:

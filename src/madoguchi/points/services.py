@@ -200,10 +200,18 @@ def application_submit(
                             "representative": representative.pk if representative else None})  # fmt: skip
             # Reserve the cap from the budget last, with one conditional UPDATE: the campaign row (the launch
             # rush's one hot row) is locked only from here to the commit, and the CHECK constraint backs it up.
+            # Only if the cap is still the one copied into the point account above: an operator may have changed
+            # it (before applications opened) while this application waited for the provider's answer.
             with connection.cursor() as cursor:
-                cursor.execute(_RESERVE_SQL, [campaign.pk])
+                cursor.execute(_RESERVE_SQL, [campaign.pk, point_account.cap])
                 reserved = cursor.rowcount
             if not reserved:
+                if (
+                    Campaign.objects.filter(pk=campaign.pk).values_list("cap", flat=True).first()
+                    != point_account.cap
+                ):
+                    raise PointsError("campaign_changed", _("The campaign's terms changed while you applied. Please "
+                                                            "check them and apply again."))  # fmt: skip
                 raise PointsError(
                     "budget_exhausted",
                     _("The campaign's budget is fully reserved; no more applications are accepted."),
@@ -482,7 +490,7 @@ _HOLDER_SQL = (  # the last parameter through _db_value: SQLite keeps datetimes 
 )
 _RESERVE_SQL = (
     f"UPDATE {_table(Campaign)} SET reserved_budget = reserved_budget + cap "  # noqa: S608
-    "WHERE id = %s AND reserved_budget <= budget - cap"
+    "WHERE id = %s AND cap = %s AND reserved_budget <= budget - cap"
 )
 
 

@@ -297,3 +297,20 @@ def test_a_keys_last_use_is_kept_at_most_once_an_hour(provider):
     services.provider_for_key(key)
     assert ProviderApiKey.objects.get(pk=stored.pk).last_used_at > first
     assert services.provider_for_key(key + "x") is None
+
+
+# --- The cap reserved is the cap copied ------------------------------------------------------------------------------
+def test_an_application_whose_campaign_cap_changed_meanwhile_is_refused_whole(campaign, provider):
+    """The point account copies the campaign's cap before the provider's (slow) answer; the budget reserves the
+    campaign row's cap after it. If an operator changed the cap in between, the two would disagree: refused."""
+    sandbox_account(provider, "acct-c")
+    resident = make_resident()
+    services.reservation_create(resident=resident, campaign=campaign, actor=None)
+    Campaign.objects.filter(pk=campaign.pk).update(cap=6000)  # `campaign` still holds the old cap, 5,000
+    with pytest.raises(PointsError) as excinfo:
+        services.application_submit(resident=resident, campaign=campaign, actor=None,
+                                    request=ApplicationRequest(provider, "charge", "acct-c", "acct-c", "123"))  # fmt: skip
+    assert excinfo.value.code == "campaign_changed"
+    assert not Application.objects.exists() and not PointAccount.objects.exists()
+    assert not AccountHolder.objects.exists()
+    assert Campaign.objects.get(pk=campaign.pk).reserved_budget == 0

@@ -908,8 +908,27 @@ def contract_cancel(*, proposal: Proposal, actor, ground: str, reason: str,
         proposal.save(update_fields=["status"])
         _record(proposal, "contract_cancelled", actor, ground=ground, on=contract.cancelled_on.isoformat(),
                 links_stopped=stopped)  # fmt: skip
+        _fail_jobs_of_cancelled(proposal, actor, now)
         transaction.on_commit(lambda: _mail_cancellation(proposal, contract))
     return contract
+
+
+def _cancelled_job_message() -> str:
+    return _("The contract was cancelled (Article 120) while the creation job was queued or running; the job was "
+             "stopped, its output deleted, and nothing was registered or provided.")  # fmt: skip
+
+
+def _fail_jobs_of_cancelled(proposal: Proposal, actor, now) -> None:
+    """Inside `contract_cancel`'s transaction (the proposal row locked): every QUEUED or RUNNING creation job of
+    the proposal ends as failed, each audited. A worker still running one finds it failed at its last step and
+    deletes its output (`creation_job_run`); a queued one is never started."""
+    active = [CreationJob.Status.QUEUED, CreationJob.Status.RUNNING]
+    for job in proposal.jobs.select_for_update().filter(status__in=active):
+        job.status = CreationJob.Status.FAILED
+        job.error = _cancelled_job_message()
+        job.finished_at = now
+        job.save(update_fields=["status", "error", "finished_at"])
+        _record(proposal, "creation_failed", actor, job=job.pk, error="contract_cancelled")
 
 
 def _mail_cancellation(proposal: Proposal, contract: Contract) -> None:
@@ -1008,6 +1027,12 @@ def creation_job_queue(
     with transaction.atomic():
         proposal = _locked(proposal)
         _require(proposal, S.FEE_PAID)
+        # 法第114条第1項第2号, checked again on the data as they are now: a re-upload after the acceptance may
+        # have fewer records than the minimum.
+        problem = persons_problem(proposal)
+        if problem is not None:
+            raise PrivacyError("persons", _("The creation job cannot be queued: %(problem)s Upload data with "
+                                            "enough records first.") % {"problem": problem})  # fmt: skip
         _fail_stale_jobs(proposal, actor)
         if proposal.jobs.filter(status__in=[CreationJob.Status.QUEUED, CreationJob.Status.RUNNING]).exists():
             raise PrivacyError("busy", _("A creation job is already queued or running."))
@@ -1166,6 +1191,24 @@ def _job_failed(job: CreationJob, exc: BaseException) -> CreationJob:
     return job
 
 
+def _job_ended_by_proposal(proposal: Proposal, job: CreationJob) -> CreationJob:
+    """Inside `creation_job_run`'s last transaction (the proposal and the job locked): the proposal left the
+    state the job started from (FEE_PAID) while the engine ran, so nothing is created: running → failed,
+    audited, no register entry."""
+    if proposal.status == S.CANCELLED:
+        message, reason = _cancelled_job_message(), "contract_cancelled"
+    else:
+        message = _("The proposal is no longer waiting for the creation (it is %(status)s); the output was deleted "
+                    "and nothing was registered or provided.") % {"status": S(proposal.status).label}  # fmt: skip
+        reason = f"proposal_{proposal.status}"
+    job.status = CreationJob.Status.FAILED
+    job.error = message
+    job.finished_at = timezone.now()
+    job.save(update_fields=["status", "error", "finished_at"])
+    _record(proposal, "creation_failed", None, job=job.pk, error=reason)
+    return job
+
+
 def creation_job_run(*, job_id: int) -> CreationJob:
     """Run a queued job (the Celery task calls this): running → done (or failed), each step audited. Any error
     ends the job as failed (never left running); a job taken for dead meanwhile (`job_is_stale`, then queued
@@ -1194,9 +1237,12 @@ def creation_job_run(*, job_id: int) -> CreationJob:
         with transaction.atomic():
             proposal = _locked(job.proposal)
             locked = CreationJob.objects.select_for_update().get(pk=job.pk)
-            if locked.status != CreationJob.Status.RUNNING:  # taken for dead and failed meanwhile
+            if locked.status != CreationJob.Status.RUNNING:  # taken for dead or cancelled, failed meanwhile
                 (_output_dir() / name).unlink(missing_ok=True)
                 return locked
+            if proposal.status != S.FEE_PAID:  # e.g. the contract was cancelled meanwhile (法第120条)
+                (_output_dir() / name).unlink(missing_ok=True)
+                return _job_ended_by_proposal(proposal, locked)
             job.status = CreationJob.Status.DONE
             job.progress = 100
             job.report = report
@@ -1252,6 +1298,13 @@ def contract_period_last_day(proposal: Proposal) -> date | None:
     return period_last_day(contract.contract_date, months=proposal.period_months)
 
 
+def contract_cancelled(proposal: Proposal) -> bool:
+    """The proposal's contract was cancelled (法第120条): its status says so, or the contract has a
+    cancellation date (checked on the contract too, whatever the status says)."""
+    return (proposal.status == S.CANCELLED
+            or Contract.objects.filter(proposal_id=proposal.pk, cancelled_on__isnull=False).exists())  # fmt: skip
+
+
 def _period_end(last_day: date):
     """The moment the period of use ends: the start of the day after its last day, local time."""
     from datetime import datetime, time
@@ -1268,6 +1321,9 @@ def provision_issue(*, proposal: Proposal, actor, days: int | None = None, max_d
         raise PrivacyError("limits", _("Choose 1–90 days and 1–10 downloads."))
     with transaction.atomic():
         proposal = _locked(proposal)
+        if contract_cancelled(proposal):
+            raise PrivacyError("cancelled", _("The contract for this proposal was cancelled; no download link "
+                                              "can be issued."))  # fmt: skip
         if proposal.kind == Proposal.Kind.EXISTING:
             # 法第118条: the information already created is provided once the fee is paid.
             _require(proposal, S.FEE_PAID, S.PROVIDED)
@@ -1317,7 +1373,7 @@ def provision_for(*, token: str, user) -> Provision:
 def provision_refusal(provision: Provision, proposal: Proposal, now) -> PrivacyError | None:
     """Why the link cannot be used now (cancelled, the contract's period of use ended, expired, used up), or
     None. The count itself is checked again by the conditional UPDATE of `provision_download`."""
-    if proposal.status == S.CANCELLED:
+    if contract_cancelled(proposal):
         return PrivacyError("cancelled", _("The contract for this information was cancelled; it can no longer be "
                                            "downloaded."))  # fmt: skip
     last_day = contract_period_last_day(proposal)

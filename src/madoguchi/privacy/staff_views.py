@@ -243,6 +243,25 @@ def _job_columns(proposal: Proposal) -> list[tuple[str, str]]:
     return [(c, f"{labels.get(c, c)} ({c})") for c in services.job_columns(proposal)]
 
 
+# Errors of `services.creation_job_queue` about the values of the job form, by code: the fields they are about
+# (None: the form as a whole). Other codes (busy, transition, no data, persons…) are about the proposal.
+JOB_PARAMETER_ERRORS = {
+    "sensitive": ("t", "l"),  # ℓ or t without exactly one sensitive item: on whichever was given
+    "metric": ("metric",),
+    "t_measure": ("t_measure",),  # the hierarchical distance without a hierarchy of the sensitive item
+    "top_code": ("top_code_threshold",),  # the item is one of the form's choices: the threshold is wrong
+    "rare": ("rare_min_count",),
+    "model": (None,),
+}
+
+
+def _job_error_fields(code: str, form: JobForm) -> list[str | None]:
+    fields = JOB_PARAMETER_ERRORS[code]
+    if code == "sensitive":
+        fields = tuple(f for f in fields if form.cleaned_data.get(f) is not None) or (None,)
+    return list(fields)
+
+
 def _proposal_action(request: HttpRequest, proposal: Proposal, action: str):
     """Run one POSTed step; returns a redirect URL, or None to show the page with the forms' errors."""
     post = request.POST
@@ -281,7 +300,15 @@ def _proposal_action(request: HttpRequest, proposal: Proposal, action: str):
         if not form.is_valid():
             request.privacy_job_form = form  # shown with its errors
             return None
-        job = services.creation_job_queue(proposal=proposal, actor=user, **form.job_kwargs())
+        try:
+            job = services.creation_job_queue(proposal=proposal, actor=user, **form.job_kwargs())
+        except services.PrivacyError as exc:
+            if exc.code not in JOB_PARAMETER_ERRORS:
+                raise  # about the proposal or its file, not the values entered: a message on the page
+            for field in _job_error_fields(exc.code, form):
+                form.add_error(field, exc.message)
+            request.privacy_job_form = form  # shown again with the values entered and the error on its field
+            return None
         tasks.create_anonymized.delay(job.pk)  # eager without a broker: done before the redirect
         return _url(request, "job", job.pk)
     elif action == "provide":

@@ -41,3 +41,10 @@ def town_call(town_file):
         municipality=town_file.municipality, actor=None, title="匿名加工情報の提案募集",
         starts_on=today - timedelta(days=1), ends_on=today + timedelta(days=30), files=[town_file],
     )  # fmt: skip
+
+
+@pytest.fixture
+def few_persons(settings):
+    """Tests whose files have a few dozen records queue creation jobs: the minimum number of persons (法第114条
+    第1項第2号), checked at the acceptance and again when a job is queued, is lowered to 1 for them."""
+    settings.PRIVACY_MIN_PERSONS = 1

@@ -200,7 +200,7 @@ def _hierarchy(admin, town, file, column, body: bytes | None = None, **fields):
 
 
 def test_hierarchies_uploaded_or_ruled_and_the_job_reads_the_upload(
-    admin, two_municipalities, privacy_dir, dev_idp, client
+    admin, two_municipalities, privacy_dir, dev_idp, client, few_persons
 ):  # noqa: F811
     town, _other = two_municipalities
     file = _register(admin, town)

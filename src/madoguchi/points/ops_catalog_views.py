@@ -14,6 +14,7 @@ from django import forms
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
@@ -274,6 +275,8 @@ def _campaign_or_404(code: str) -> Campaign:
 
 
 def _keep_once(request: HttpRequest, provider: PaymentProvider, what: str, value: str) -> None:
+    """A new callback secret, until the provider's page shows it (the platform keeps the secret itself anyway:
+    it signs with it). A new API key is not kept here: see `_new_key_page`."""
     request.session[ONCE_SESSION_KEY] = {"provider": provider.pk, "what": what, "value": value}
 
 
@@ -316,20 +319,34 @@ def provider_new(request: HttpRequest) -> HttpResponse:
     )
 
 
-@operator_required
-def provider_detail(request: HttpRequest, code: str) -> HttpResponse:
-    provider = _provider_or_404(code)
-    return render(
+def _provider_page(request: HttpRequest, provider: PaymentProvider, once: dict | None) -> HttpResponse:
+    response = render(
         request,
         "points/ops/catalog/provider.html",
         {
             "provider": provider,
             "keys": provider.api_keys.order_by("-created_at", "-pk"),
             "campaigns": provider.campaigns.order_by("application_starts_at", "code"),
-            "once": _take_once(request, provider),
+            "once": once,
             "catalog_section": "providers",
         },
     )
+    if once is not None:  # a page with a secret on it is never kept by a browser or a proxy
+        add_never_cache_headers(response)
+    return response
+
+
+@operator_required
+def provider_detail(request: HttpRequest, code: str) -> HttpResponse:
+    provider = _provider_or_404(code)
+    return _provider_page(request, provider, _take_once(request, provider))
+
+
+def _new_key_page(request: HttpRequest, provider: PaymentProvider, key: str) -> HttpResponse:
+    """The provider's page with the new API key, answered to the POST itself: the key is never stored, not even
+    in the session until the next page (only its hash is kept anywhere). Reloading would send the form again,
+    which the browser asks about first; the key list then shows what happened."""
+    return _provider_page(request, provider, {"provider": provider.pk, "what": API_KEY, "value": key})
 
 
 @operator_required
@@ -359,9 +376,8 @@ def provider_key_issue(request: HttpRequest, code: str) -> HttpResponse:
         key = catalog.api_key_issue(provider=provider, actor=request.user)
     except CatalogError as exc:
         messages.error(request, exc.message)
-    else:
-        _keep_once(request, provider, API_KEY, key)
-    return redirect("points_ops:catalog_provider", code=provider.code)
+        return redirect("points_ops:catalog_provider", code=provider.code)
+    return _new_key_page(request, provider, key)
 
 
 def _confirm(request: HttpRequest, provider: PaymentProvider, *, title: str, explanation: str, button: str,
@@ -391,8 +407,8 @@ def provider_key_rotate(request: HttpRequest, code: str, pk: int) -> HttpRespons
     except CatalogError as exc:
         messages.error(request, exc.message)
     else:
-        _keep_once(request, provider, API_KEY, new_key)
         messages.success(request, _("The API key %(prefix)s was revoked.") % {"prefix": key.prefix})
+        return _new_key_page(request, provider, new_key)
     return redirect("points_ops:catalog_provider", code=provider.code)
 
 

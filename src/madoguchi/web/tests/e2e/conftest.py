@@ -19,6 +19,7 @@ import pytest
 
 from madoguchi.devidp.tests.fixtures import settle_live_server
 from madoguchi.identity.tests.conftest import _session_ca, jpki  # noqa: F401  (the JPKI test CA and demo cards)
+from madoguchi.points.tests.conftest import campaign, provider  # noqa: F401  (a campaign open now, its provider)
 
 REPO_ROOT = Path(__file__).resolve().parents[5]
 AXE_JS = REPO_ROOT / "node_modules" / "axe-core" / "axe.min.js"

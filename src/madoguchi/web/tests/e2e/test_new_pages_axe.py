@@ -5,21 +5,19 @@ Staff and business users are signed in with Django's test client and the session
 as in test_procedures.py."""
 
 import re
-import secrets
-from datetime import timedelta
 
 import pytest
 from django.conf import settings
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import translation
 from django.utils.translation import gettext
 from playwright.sync_api import expect
 
 from madoguchi.identity.models import StaffRole
 from madoguchi.identity.tests.factories import StaffRoleFactory, UserFactory, sign_in_staff
 from madoguchi.points import catalog
-from madoguchi.points.models import Campaign, PaymentProvider
+from madoguchi.points.models import Campaign
 
 pytestmark = pytest.mark.e2e
 
@@ -45,28 +43,6 @@ def signed_in(page, live_server):
         return page
 
     return hand
-
-
-@pytest.fixture
-def provider(db) -> PaymentProvider:
-    return PaymentProvider.objects.create(
-        code="sandbox-qr", name="サンドボックスQR", type=PaymentProvider.Type.QR, modes=["charge", "purchase"],
-        callback_url="http://testserver/sandbox-pay/sandbox-qr/confirm", callback_secret=secrets.token_hex(16),
-    )  # fmt: skip
-
-
-@pytest.fixture
-def campaign(provider) -> Campaign:
-    now = timezone.now()
-    c = Campaign.objects.create(
-        code="test-2020", name="マイナポイント（テスト）", kind=Campaign.Kind.PREMIUM, rate_bp=2500, cap=5000,
-        modes=["charge", "purchase"], budget=5000 * 100,
-        reservation_starts_at=now - timedelta(days=30), reservation_ends_at=now + timedelta(days=30),
-        application_starts_at=now - timedelta(days=30), application_ends_at=now + timedelta(days=30),
-        earning_starts_at=now - timedelta(days=30), earning_ends_at=now + timedelta(days=30),
-    )  # fmt: skip
-    c.providers.add(provider)
-    return c
 
 
 @pytest.fixture

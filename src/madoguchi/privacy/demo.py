@@ -1,5 +1,6 @@
 """Demo data of the privacy workflow: a 千代田区 personal-information file built from the bundled Adult data
-(data/adult, a stand-in for a real file: see its README), an open proposal call, and one proposal at review."""
+(data/adult, a stand-in for a real file: see its README), an open proposal call, and one proposal at review.
+千代田区 is a special ward, not a designated city: it takes proposals because the demo opts it in (participation.py)."""
 
 from datetime import timedelta
 
@@ -41,6 +42,9 @@ def load_demo(*, stdout) -> list[DemoSignIn]:
     chiyoda = municipality_by_code("131016")
     if chiyoda is None:
         return []
+    services.participation_opt_in(
+        municipality=chiyoda, actor=None
+    )  # idempotent: a second run records nothing
     file = PersonalInfoFile.objects.filter(municipality=chiyoda, name__startswith="住民意識調査").first()
     if file is None:
         file = services.file_register(

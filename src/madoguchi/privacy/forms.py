@@ -346,3 +346,16 @@ class HierarchyForm(forms.Form):
                 self.add_error("parameters", _("Write the rule's parameters."))
             d["params"] = params
         return d
+
+
+class ParticipationForm(forms.Form):
+    """Whether the municipality takes proposals (participation.py), for its administrators."""
+
+    CHOICES = [("in", _("Take proposals: publish calls and receive proposals (opt in)")),
+               ("out", _("Do not take proposals: no new calls or proposals (opt out)"))]  # fmt: skip
+
+    choice = forms.ChoiceField(
+        label=_("Proposals for anonymized information"), choices=CHOICES, widget=forms.RadioSelect,
+        help_text=_("Opting out refuses new calls and new proposals only: proposals, contracts, creation jobs "
+                    "and provisions already under way go on, and the public registers stay published."),
+    )  # fmt: skip

@@ -332,3 +332,25 @@ class DataSubjectRequest(models.Model):
 
     def __str__(self) -> str:
         return self.reference
+
+
+class WorkflowParticipation(models.Model):
+    """A municipality's choice to take part in the proposal workflow (提案募集, 法第110条・第111条) or not: one row
+    per municipality, the latest choice, when and by whom (the audit log keeps every change). A designated city
+    (`participation.DESIGNATED_CITIES`) takes part by law whether or not it has a row; see `participation`."""
+
+    municipality = models.OneToOneField(
+        Municipality, on_delete=models.PROTECT, related_name="privacy_participation"
+    )
+    opted_in = models.BooleanField(_("takes proposals"), default=False)
+    changed_at = models.DateTimeField(_("changed at"))
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        verbose_name=_("changed by"),
+    )  # fmt: skip
+
+    class Meta:
+        verbose_name = _("participation in the proposal workflow")
+
+    def __str__(self) -> str:
+        return f"{self.municipality_id}: {'in' if self.opted_in else 'out'}"

@@ -14,6 +14,10 @@ Also: the 個人情報ファイル and its uploaded data and hierarchies (`file_
 `file_set_hierarchy_upload` / `_rule`); proposals to use information already created (法第118条,
 `proposal_submit_existing`: same review, contract and fee, no creation job); 契約の解除 (法第120条,
 `contract_cancel`).
+
+Participation (`participation.py`): a new call (`call_create`) and a new proposal (`proposal_submit`,
+`proposal_submit_existing`) are refused unless the municipality is a designated city or opted in
+(`participation_opt_in` / `participation_opt_out`); every other step goes on, whatever the municipality chose.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from madoguchi.core import audit
-from madoguchi.privacy import deadlines
+from madoguchi.privacy import deadlines, participation
 from madoguchi.privacy.models import (
     ITEM_ROLES,
     Contract,
@@ -46,6 +50,7 @@ from madoguchi.privacy.models import (
     Provision,
     ProvisionDownload,
     RegisterEntry,
+    WorkflowParticipation,
 )
 
 S = Proposal.Status
@@ -588,11 +593,78 @@ def file_set_hierarchy_rule(
     return file
 
 
+# --- Participation in the proposal workflow (participation.py) -------------------------------------------------
+def not_participating_message(municipality) -> str:
+    return _("%(name)s does not take proposals for anonymized information (提案募集). Only designated cities and "
+             "municipalities that have chosen to take part do (Act on the Protection of Personal Information, "
+             "Articles 110 and 111).") % {"name": municipality.full_name}  # fmt: skip
+
+
+def require_participation(municipality) -> None:
+    """PrivacyError("not_participating") unless the municipality takes new calls and proposals.
+
+    Checked before the write, without a lock: a proposal that passes it while the municipality opts out is one
+    made just before the opt-out, which goes on like every proposal already made."""
+    if not participation.participates(municipality):
+        raise PrivacyError("not_participating", not_participating_message(municipality))
+
+
+def _may_change_participation(municipality, actor) -> bool:
+    """The municipality's administrators (a StaffRole MUNICIPAL_ADMIN there); None is the system (the demo)."""
+    from madoguchi.identity.models import StaffRole
+    from madoguchi.identity.selectors import staff_access
+
+    if actor is None:
+        return True
+    return bool(getattr(actor, "pk", None)) and staff_access(
+        actor, municipality, {StaffRole.Role.MUNICIPAL_ADMIN}
+    )
+
+
+def _participation_set(*, municipality, actor, opted_in: bool) -> WorkflowParticipation:
+    if not _may_change_participation(municipality, actor):
+        raise PrivacyError("forbidden", _("Only the administrators of %(name)s may change whether it takes "
+                                          "proposals.") % {"name": municipality.full_name})  # fmt: skip
+    if participation.is_designated_city(municipality):
+        raise PrivacyError("designated", _("A designated city must call for proposals (Act on the Protection of "
+                                           "Personal Information, Articles 110 and 111; Local Autonomy Act, "
+                                           "Article 252-19): it cannot opt out."))  # fmt: skip
+    with transaction.atomic():
+        row, created = WorkflowParticipation.objects.select_for_update().get_or_create(
+            municipality=municipality,
+            defaults={"opted_in": opted_in, "changed_at": timezone.now(), "changed_by": _actor_pk(actor)},
+        )  # fmt: skip
+        if not created:
+            if row.opted_in == opted_in:
+                return row  # nothing changes, nothing is recorded
+            row.opted_in, row.changed_at, row.changed_by = opted_in, timezone.now(), _actor_pk(actor)
+            row.save(update_fields=["opted_in", "changed_at", "changed_by"])
+        audit.record(
+            actor=actor, action="privacy.participation_opted_in" if opted_in else "privacy.participation_opted_out",
+            target=row, municipality=municipality, details={"opted_in": opted_in},
+        )  # fmt: skip
+    return row
+
+
+def participation_opt_in(*, municipality, actor) -> WorkflowParticipation:
+    """The municipality takes proposal calls and proposals from now on (a municipality other than a designated
+    city, 改正法附則). Only its administrators (or the system, actor None). Idempotent: a second opt-in records
+    nothing."""
+    return _participation_set(municipality=municipality, actor=actor, opted_in=True)
+
+
+def participation_opt_out(*, municipality, actor) -> WorkflowParticipation:
+    """No new call and no new proposal from now on; proposals, contracts, creation jobs and provisions already
+    under way go on. A designated city cannot opt out. Only the municipality's administrators."""
+    return _participation_set(municipality=municipality, actor=actor, opted_in=False)
+
+
 # --- Calls and proposals --------------------------------------------------------------------------------------
 def call_create(
     *, municipality, actor, title: str, starts_on: date, ends_on: date, files, fee_table: dict | None = None,
     guidance: str = "",
 ) -> ProposalCall:  # fmt: skip
+    require_participation(municipality)
     if ends_on < starts_on:
         raise PrivacyError("period", _("The period ends before it starts."))
     files = list(files)
@@ -640,6 +712,7 @@ def proposal_submit(
 ) -> Proposal:  # fmt: skip
     if account is None:
         raise PrivacyError("sign_in", _("Sign in with GビズID to make a proposal."))
+    require_participation(call.municipality)
     if not call_is_open(call):
         raise PrivacyError("closed", _("This call is not open."))
     if not call.files.filter(pk=file.pk).exists():
@@ -677,6 +750,7 @@ def proposal_submit_existing(
     method to choose; reviewed, contracted and charged like a 第112条 proposal (第118条第2項)."""
     if account is None:
         raise PrivacyError("sign_in", _("Sign in with GビズID to make a proposal."))
+    require_participation(entry.municipality)
     if not existing_entries(entry.municipality).filter(pk=entry.pk).exists():
         raise PrivacyError("entry", _("This anonymized information cannot be proposed for use."))
     source = entry.proposal

@@ -5,6 +5,7 @@ the register as CSV, leak reports and data-subject requests with their deadlines
 from __future__ import annotations
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -16,7 +17,7 @@ from madoguchi.core.documents import csv_bytes, spreadsheet_text, xlsx_bytes
 from madoguchi.identity.decorators import municipality_staff_required
 from madoguchi.identity.models import StaffRole
 from madoguchi.identity.selectors import staff_access
-from madoguchi.privacy import selectors, services, tasks
+from madoguchi.privacy import participation, selectors, services, tasks
 from madoguchi.privacy.forms import (
     CallForm,
     CancelForm,
@@ -28,6 +29,7 @@ from madoguchi.privacy.forms import (
     LeakForm,
     LeakUpdateForm,
     PaidForm,
+    ParticipationForm,
     ProvisionForm,
     RequestActionForm,
     RequestForm,
@@ -68,9 +70,36 @@ def _context(request: HttpRequest, **extra) -> dict:
     return {"municipality": request.municipality, "writer": _writer(request), **extra}
 
 
+def _administrator(request: HttpRequest) -> bool:
+    """An administrator of this municipality: the only role that may change whether it takes proposals."""
+    return staff_access(request.user, request.municipality, {R.MUNICIPAL_ADMIN})
+
+
 @staff
+@require_http_methods(["GET", "POST"])
 def index(request: HttpRequest, municipality_code: str) -> HttpResponse:
+    """The overview, and whether the municipality takes proposals (participation.py): a designated city always
+    does; any other municipality's administrators opt in or out here."""
     m = request.municipality
+    form = None
+    if request.method == "POST":
+        if not _administrator(request):
+            raise PermissionDenied(_("Only the administrators of %(name)s may change whether it takes proposals.")
+                                   % {"name": m.full_name})  # fmt: skip
+        form = ParticipationForm(request.POST)
+        if form.is_valid():
+            change = (services.participation_opt_in if form.cleaned_data["choice"] == "in"
+                      else services.participation_opt_out)  # fmt: skip
+            try:
+                change(municipality=m, actor=request.user)
+            except services.PrivacyError as exc:
+                form.add_error("choice", exc.message)
+            else:
+                messages.success(request, _("Saved."))
+                return redirect(_url(request, "index"))
+    state = participation.participation_of(m)
+    if form is None and _administrator(request) and not state.designated:
+        form = ParticipationForm(initial={"choice": "in" if state.opted_in else "out"})
     leaks = selectors.leak_rows(m)
     reqs = selectors.request_rows(m)
     return render(request, "privacy/staff/index.html", _context(
@@ -79,6 +108,7 @@ def index(request: HttpRequest, municipality_code: str) -> HttpResponse:
                                                                     Proposal.Status.IN_REVIEW]).count(),
         overdue_leaks=sum(1 for r in leaks if r.preliminary_overdue or r.final_overdue),
         overdue_requests=sum(1 for r in reqs if r.overdue),
+        participation=state, participation_form=form,
     ))  # fmt: skip
 
 
@@ -200,11 +230,19 @@ def file(request: HttpRequest, municipality_code: str, pk: int) -> HttpResponse:
     ))  # fmt: skip
 
 
+def _participation_context(request: HttpRequest) -> dict:
+    m = request.municipality
+    takes = participation.participates(m)
+    return {
+        "participates": takes,
+        "not_participating": "" if takes else services.not_participating_message(m),
+    }
+
+
 @staff
 def calls(request: HttpRequest, municipality_code: str) -> HttpResponse:
-    return render(
-        request, "privacy/staff/calls.html", _context(request, calls=selectors.calls_of(request.municipality))
-    )
+    return render(request, "privacy/staff/calls.html", _context(
+        request, calls=selectors.calls_of(request.municipality), **_participation_context(request)))  # fmt: skip
 
 
 @staff
@@ -225,7 +263,8 @@ def call_new(request: HttpRequest, municipality_code: str) -> HttpResponse:
             else:
                 messages.success(request, _("The proposal call was created."))
                 return redirect(_url(request, "calls"))
-    return render(request, "privacy/staff/call_new.html", _context(request, form=form))
+    return render(request, "privacy/staff/call_new.html",
+                  _context(request, form=form, **_participation_context(request)))  # fmt: skip
 
 
 @staff

@@ -15,7 +15,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from madoguchi.identity.models import BusinessAccount
-from madoguchi.privacy import selectors, services
+from madoguchi.privacy import participation, selectors, services
 from madoguchi.privacy.forms import ExistingProposalForm, ProposalForm
 from madoguchi.privacy.models import Proposal, ProposalCall
 from madoguchi.privacy.notices import notice_pdf
@@ -31,20 +31,35 @@ def _sign_in(request: HttpRequest) -> HttpResponse:
     return redirect(reverse("business:sign_in") + "?next=" + request.path)
 
 
+def _not_participating(request: HttpRequest) -> HttpResponse:
+    """A proposal page of a municipality that takes no proposals (participation.py): what and why, 404."""
+    return render(request, "privacy/not_participating.html", {
+        "municipality": request.municipality,
+        "message": services.not_participating_message(request.municipality),
+    }, status=404)  # fmt: skip
+
+
 def calls(request: HttpRequest, municipality_code: str) -> HttpResponse:
+    """The open calls; a municipality that takes no proposals says so instead of listing any."""
     municipality = request.municipality
+    takes = participation.participates(municipality)
     return render(request, "privacy/calls.html", {
-        "municipality": municipality, "calls": selectors.calls_of(municipality, open_only=True),
-        "files": selectors.files_of(municipality).filter(open_to_proposals=True),
+        "municipality": municipality, "participates": takes,
+        "calls": selectors.calls_of(municipality, open_only=True) if takes else [],
+        "not_participating": "" if takes else services.not_participating_message(municipality),
     })  # fmt: skip
 
 
 def register(request: HttpRequest, municipality_code: str) -> HttpResponse:
+    """The public registers, published by every body whether or not it takes proposals (法第75条); the 第118条
+    proposal links only where it does."""
     municipality = request.municipality
+    takes = participation.participates(municipality)
     return render(request, "privacy/register.html", {
         "municipality": municipality, "files": selectors.files_of(municipality),
-        "entries": selectors.register_of(municipality),
-        "proposable": set(services.existing_entries(municipality).values_list("pk", flat=True)),
+        "entries": selectors.register_of(municipality), "participates": takes,
+        "not_participating": "" if takes else services.not_participating_message(municipality),
+        "proposable": set(services.existing_entries(municipality).values_list("pk", flat=True)) if takes else set(),
     })  # fmt: skip
 
 
@@ -52,6 +67,8 @@ def register(request: HttpRequest, municipality_code: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def propose_existing(request: HttpRequest, municipality_code: str, pk: int) -> HttpResponse:
     """A proposal to use anonymized information already created and in the register (法第118条)."""
+    if not participation.participates(request.municipality):
+        return _not_participating(request)
     entry = services.existing_entries(request.municipality).filter(pk=pk).first()
     if entry is None:
         raise Http404(_("This anonymized information cannot be proposed for use."))
@@ -79,6 +96,8 @@ def propose_existing(request: HttpRequest, municipality_code: str, pk: int) -> H
 @require_http_methods(["GET", "POST"])
 def propose(request: HttpRequest, municipality_code: str, pk: int) -> HttpResponse:
     call = get_object_or_404(ProposalCall, pk=pk, municipality=request.municipality)
+    if not participation.participates(request.municipality):
+        return _not_participating(request)
     if not services.call_is_open(call):
         raise Http404(_("This call is not open."))
     account = _account(request)

@@ -1,5 +1,8 @@
 """Fixtures of the privacy workflow tests: a small copy of the Adult data in a temporary privacy folder (the
-bundled hierarchies are used), a municipality's personal-information file and an open proposal call."""
+bundled hierarchies are used), a municipality's personal-information file and an open proposal call.
+
+The test municipalities are ordinary cities (codes NN9xx), which take no proposals unless they opt in
+(participation.py): here the first of `two_municipalities` (the town) has opted in, the second has not."""
 
 from datetime import timedelta
 from pathlib import Path
@@ -16,6 +19,16 @@ def privacy_dir(tmp_path, settings):
     lines = ADULT.read_text(encoding="utf-8").splitlines()[: SMALL_ROWS + 1]
     (tmp_path / "adult-small.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return tmp_path
+
+
+@pytest.fixture
+def two_municipalities(two_municipalities):
+    """The project's fixture, with the town opted in to the proposal workflow (by the system, as the demo does)."""
+    from madoguchi.privacy import services
+
+    town, _other = two_municipalities
+    services.participation_opt_in(municipality=town, actor=None)
+    return two_municipalities
 
 
 @pytest.fixture

@@ -55,6 +55,8 @@ def _business(name="B"):
 
 
 def _call(town, file):
+    # Opted in here too (idempotent): the e2e axe test uses `_created` with the project's own municipalities.
+    services.participation_opt_in(municipality=town, actor=None)
     today = timezone.localdate()
     return services.call_create(municipality=town, actor=None, title="t", starts_on=today - timedelta(days=1),
                                 ends_on=today + timedelta(days=30), files=[file])  # fmt: skip

@@ -125,12 +125,23 @@ def _is_provider_actor(actor, provider_id: int) -> bool:
 def _lock_provider(provider_id: int) -> PaymentProvider:
     # One settlement change per provider at a time: generating, claiming and approving its statements all
     # take this row lock first, so two claims can never link the same ledger rows or compute figures from
-    # each other's half-written entries.
-    return PaymentProvider.objects.select_for_update().get(pk=provider_id)
+    # each other's half-written entries. FOR NO KEY UPDATE, not FOR UPDATE: every ledger row and every
+    # statement references the provider, and PostgreSQL's foreign-key check takes FOR KEY SHARE on it (at
+    # commit: the keys are deferred). FOR UPDATE conflicts with that, so a claim held up every grant and refund
+    # of the provider and deadlocked with a refund batch that had taken the audit head before committing.
+    # FOR NO KEY UPDATE still excludes every other settlement change of the provider.
+    return PaymentProvider.objects.select_for_update(no_key=True).get(pk=provider_id)
 
 
 def _locked(statement: Statement) -> Statement:
-    return Statement.objects.select_for_update().select_related("campaign", "provider").get(pk=statement.pk)
+    # FOR UPDATE OF the statement only: joined without `of`, the campaign and provider rows were locked FOR
+    # UPDATE too, which held up every ledger row of the provider and every application of the campaign (their
+    # foreign-key checks) until the settlement step committed, and deadlocked with a refund batch.
+    return (
+        Statement.objects.select_for_update(of=("self",))
+        .select_related("campaign", "provider")
+        .get(pk=statement.pk)
+    )
 
 
 def _audit(*, actor, action: str, statement: Statement, **details) -> None:
@@ -329,7 +340,7 @@ def statement_generate(
         raise SettlementError("unknown_kind", _("Unknown kind of statement."))
 
     statement = (
-        Statement.objects.select_for_update()
+        Statement.objects.select_for_update(of=("self",))  # not the campaign and provider rows: see _locked
         .select_related("campaign", "provider")
         .filter(campaign=campaign, provider=provider, **lookup)
         .first()

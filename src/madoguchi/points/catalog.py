@@ -32,8 +32,10 @@ from madoguchi.points.models import (
     Mode,
     PaymentProvider,
     ProviderApiKey,
+    Statement,
 )
 from madoguchi.points.services import PointsError
+from madoguchi.points.settlement import FROZEN
 
 CODE_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 CODE_MAX = 40
@@ -569,6 +571,16 @@ def _committed_problems(locked: Campaign, spec: CampaignSpec, usage: CampaignUsa
             if spec.earning_ends_at < locked.earning_ends_at:
                 add("window_in_use", _("Residents have applied already: earning cannot end earlier than it did."),
                     "earning_ends_at")  # fmt: skip
+        # After the final settlement (精算) was claimed, the earning period is closed for good: points earned in
+        # a reopened period would reach the State only as 返還 lines of later statements.
+        if (spec.earning_starts_at, spec.earning_ends_at) != (
+            locked.earning_starts_at,
+            locked.earning_ends_at,
+        ) and (
+            Statement.objects.filter(campaign=locked, kind=Statement.Kind.FINAL, status__in=FROZEN).exists()
+        ):
+            add("finally_settled", _("The campaign's final settlement (精算) has been claimed: its earning period "
+                                     "can no longer change."), "earning_ends_at")  # fmt: skip
     if usage.applied:
         # A provider's transactions count only in the campaigns that list it: one that residents chose stays.
         kept = {p.pk for p in spec.providers}

@@ -365,6 +365,29 @@ def test_edit_a_campaign_before_applications_open(upcoming, operator):
     assert len(audited("points.campaign_update")) == 1
 
 
+def test_the_earning_period_is_closed_once_the_final_settlement_is_claimed(campaign, provider, operator):
+    """Found by the settlement audit: a final settlement (精算) claimed, the earning period could still be
+    reopened, and points earned then would reach the State only as repayment lines later."""
+    from madoguchi.points.models import Statement
+
+    later = campaign.earning_ends_at + timedelta(days=30)
+    draft = Statement.objects.create(campaign=campaign, provider=provider, kind=Statement.Kind.FINAL,
+                                     month=202103, computed_at=timezone.now())  # fmt: skip
+    # A draft final settlement is not yet a claim: the period may still move (applications are open, nobody
+    # applied, so only the end is changed here).
+    catalog.campaign_update(campaign=campaign, actor=operator, spec=spec_of(campaign, earning_ends_at=later))
+    campaign.refresh_from_db()
+    Statement.objects.filter(pk=draft.pk).update(status=Statement.Status.CLAIMED)
+    refused("finally_settled", catalog.campaign_update, campaign=campaign, actor=operator,
+            spec=spec_of(campaign, earning_ends_at=later + timedelta(days=1)))  # fmt: skip
+    refused("finally_settled", catalog.campaign_update, campaign=campaign, actor=operator,
+            spec=spec_of(campaign, earning_starts_at=campaign.earning_starts_at - timedelta(days=1)))  # fmt: skip
+    campaign.refresh_from_db()
+    assert campaign.earning_ends_at == later
+    # What does not touch the period may still change (the name here).
+    catalog.campaign_update(campaign=campaign, actor=operator, spec=spec_of(campaign, name="改名後"))
+
+
 def test_open_applications_fix_the_money(campaign, operator):
     # Nobody has applied, but one application may be under way: it copies the cap into its point account
     # before it reserves the cap from the budget, so the cap (and the rest) cannot change in between.

@@ -2,9 +2,11 @@
 provider callback routed through Django's test client (the same HTTP protocol, no network)."""
 
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.test import Client
 from django.utils import timezone
 
@@ -60,3 +62,30 @@ def make_resident(mykey: bool = True) -> Resident:
 
 def sandbox_account(provider, account: str, code: str = "123") -> SandboxAccount:
     return SandboxAccount.objects.create(provider_code=provider.code, account=account, security_code=code)
+
+
+# --- The 2020 campaign at its own dates (settlement tests): a clock stopped on 2020-09-01 JST ---------------------
+JST = ZoneInfo("Asia/Tokyo")
+
+
+def at(year: int, month: int, day: int, hour: int = 12) -> datetime:
+    return datetime(year, month, day, hour, tzinfo=JST)
+
+
+@pytest.fixture
+def clock():
+    with time_machine.travel(at(2020, 9, 1), tick=False) as traveller:
+        yield traveller
+
+
+@pytest.fixture
+def campaign2020(clock, provider) -> Campaign:
+    c = Campaign.objects.create(
+        code="mp-2020", name="マイナポイント（2020）", kind=Campaign.Kind.PREMIUM, rate_bp=2500, cap=5000,
+        modes=["charge", "purchase"], budget=5000 * 100,
+        reservation_starts_at=at(2020, 7, 1, 0), reservation_ends_at=at(2021, 3, 31, 23),
+        application_starts_at=at(2020, 7, 1, 0), application_ends_at=at(2021, 3, 31, 23),
+        earning_starts_at=at(2020, 9, 1, 0), earning_ends_at=at(2021, 3, 31, 23),
+    )  # fmt: skip
+    c.providers.add(provider)
+    return c

@@ -7,8 +7,6 @@ time-machine through a 2020 campaign: record in September, settle in October, an
 
 import csv
 import io
-from datetime import datetime
-from zoneinfo import ZoneInfo
 
 import openpyxl
 import pytest
@@ -23,7 +21,6 @@ from madoguchi.core.tests.concurrency import run_concurrently
 from madoguchi.identity.tests.factories import StaffRoleFactory, sign_in_staff
 from madoguchi.points import services, settlement
 from madoguchi.points.models import (
-    Campaign,
     PaymentProvider,
     ProviderTransaction,
     Statement,
@@ -31,34 +28,10 @@ from madoguchi.points.models import (
 )
 from madoguchi.points.services import ApplicationRequest
 from madoguchi.points.settlement import SettlementError
-from madoguchi.points.tests.conftest import make_resident, sandbox_account
+from madoguchi.points.tests.conftest import at, make_resident, sandbox_account
 
 pytestmark = pytest.mark.django_db
-JST = ZoneInfo("Asia/Tokyo")
 Kind, Status = Statement.Kind, Statement.Status
-
-
-def at(year: int, month: int, day: int, hour: int = 12) -> datetime:
-    return datetime(year, month, day, hour, tzinfo=JST)
-
-
-@pytest.fixture
-def clock():
-    with time_machine.travel(at(2020, 9, 1), tick=False) as traveller:
-        yield traveller
-
-
-@pytest.fixture
-def campaign2020(clock, provider) -> Campaign:
-    c = Campaign.objects.create(
-        code="mp-2020", name="マイナポイント（2020）", kind=Campaign.Kind.PREMIUM, rate_bp=2500, cap=5000,
-        modes=["charge", "purchase"], budget=5000 * 100,
-        reservation_starts_at=at(2020, 7, 1, 0), reservation_ends_at=at(2021, 3, 31, 23),
-        application_starts_at=at(2020, 7, 1, 0), application_ends_at=at(2021, 3, 31, 23),
-        earning_starts_at=at(2020, 9, 1, 0), earning_ends_at=at(2021, 3, 31, 23),
-    )  # fmt: skip
-    c.providers.add(provider)
-    return c
 
 
 def enrol(campaign, provider, account: str):

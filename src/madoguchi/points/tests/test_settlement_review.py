@@ -10,10 +10,8 @@ ledger to the yen.
 
 import threading
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 import pytest
-import time_machine
 from django.db import DatabaseError, connection, connections, transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -30,38 +28,14 @@ from madoguchi.points.models import (
 )
 from madoguchi.points.services import ApplicationRequest
 from madoguchi.points.settlement import SettlementError
-from madoguchi.points.tests.conftest import make_resident, sandbox_account
+from madoguchi.points.tests.conftest import at, make_resident, sandbox_account
 
-JST = ZoneInfo("Asia/Tokyo")
 Kind, Status, Line = Statement.Kind, Statement.Status, StatementEntry.Line
 FROZEN = (Status.CLAIMED, Status.APPROVED, Status.PAID)
 
 
-def at(year: int, month: int, day: int, hour: int = 12) -> datetime:
-    return datetime(year, month, day, hour, tzinfo=JST)
-
-
 def at_month(month: int, day: int = 10) -> datetime:
     return at(month // 100, month % 100, day)
-
-
-@pytest.fixture
-def clock():
-    with time_machine.travel(at(2020, 9, 1), tick=False) as traveller:
-        yield traveller
-
-
-@pytest.fixture
-def campaign2020(clock, provider) -> Campaign:
-    c = Campaign.objects.create(
-        code="mp-2020", name="マイナポイント（2020）", kind=Campaign.Kind.PREMIUM, rate_bp=2500, cap=5000,
-        modes=["charge", "purchase"], budget=5000 * 100,
-        reservation_starts_at=at(2020, 7, 1, 0), reservation_ends_at=at(2021, 3, 31, 23),
-        application_starts_at=at(2020, 7, 1, 0), application_ends_at=at(2021, 3, 31, 23),
-        earning_starts_at=at(2020, 9, 1, 0), earning_ends_at=at(2021, 3, 31, 23),
-    )  # fmt: skip
-    c.providers.add(provider)
-    return c
 
 
 @pytest.fixture

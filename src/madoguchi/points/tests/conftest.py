@@ -64,6 +64,22 @@ def sandbox_account(provider, account: str, code: str = "123") -> SandboxAccount
     return SandboxAccount.objects.create(provider_code=provider.code, account=account, security_code=code)
 
 
+def enrol_accounts(campaign, provider, n: int) -> list[str]:
+    """n residents reserved and applied (charge) with accounts acct-0 … acct-{n-1}, confirmed by the sandbox."""
+    from madoguchi.points import services
+    from madoguchi.points.services import ApplicationRequest
+
+    names = []
+    for k in range(n):
+        sandbox_account(provider, f"acct-{k}")
+        resident = make_resident()
+        services.reservation_create(resident=resident, campaign=campaign, actor=None)
+        services.application_submit(resident=resident, campaign=campaign, actor=None,
+                                    request=ApplicationRequest(provider, "charge", f"acct-{k}", f"acct-{k}", "123"))  # fmt: skip
+        names.append(f"acct-{k}")
+    return names
+
+
 # --- The 2020 campaign at its own dates (settlement tests): a clock stopped on 2020-09-01 JST ---------------------
 JST = ZoneInfo("Asia/Tokyo")
 

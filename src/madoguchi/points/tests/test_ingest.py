@@ -8,23 +8,14 @@ from django.utils import timezone
 
 from madoguchi.points import services
 from madoguchi.points.models import PointAccount, ProviderTransaction
-from madoguchi.points.services import ApplicationRequest
-from madoguchi.points.tests.conftest import make_resident, sandbox_account
+from madoguchi.points.tests.conftest import enrol_accounts
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def accounts(campaign, provider):
-    names = []
-    for k in range(3):
-        sandbox_account(provider, f"acct-{k}")
-        resident = make_resident()
-        services.reservation_create(resident=resident, campaign=campaign, actor=None)
-        services.application_submit(resident=resident, campaign=campaign, actor=None,
-                                    request=ApplicationRequest(provider, "charge", f"acct-{k}", f"acct-{k}", "123"))  # fmt: skip
-        names.append(f"acct-{k}")
-    return names
+    return enrol_accounts(campaign, provider, 3)
 
 
 def _write(path, rows):

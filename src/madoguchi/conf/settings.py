@@ -332,6 +332,10 @@ SANDBOX_PAY_ENABLED = env.bool("MADOGUCHI_SANDBOX_PAY", default=not PRODUCTION)
 if SANDBOX_PAY_ENABLED:
     INSTALLED_APPS.append("madoguchi.sandboxpay")
 
+# Group commit of the online grant (points/coalesce.py): concurrent one-item grant requests of a server process
+# recorded in one transaction. Only with PostgreSQL and a server that runs several threads per process.
+POINTS_GRANT_COALESCING = env.bool("POINTS_GRANT_COALESCING", default=True)
+
 # --- Procedure fees (e-applications) ---------------------------------------------------------------------
 # The fee-payment gateway (hosted payment page, signed callbacks); procedures/payments.py is its adapter. In
 # development the sandbox gateway (its own small app) plays it on this host's default port, like the sandbox

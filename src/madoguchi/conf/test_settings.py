@@ -8,3 +8,6 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 CELERY_TASK_ALWAYS_EAGER = True
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}  # noqa: F405
 WHITENOISE_AUTOREFRESH = True
+# Tests run inside a transaction that the grant committer's thread cannot see; the coalescer's own tests turn
+# it on with real transactions (points/tests/test_coalesce.py).
+POINTS_GRANT_COALESCING = False

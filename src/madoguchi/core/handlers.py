@@ -17,6 +17,7 @@ import re
 from collections.abc import Callable
 
 from django.conf import settings
+from django.core.handlers.asgi import ASGIHandler
 from django.core.handlers.wsgi import WSGIHandler
 
 # The sandbox provider's account-confirmation callback (sandboxpay, development and benchmarks only) is a
@@ -76,3 +77,32 @@ class Dispatcher:
 
     def __call__(self, environ, start_response):
         return self.handler_for(environ)(environ, start_response)
+
+
+class _MachineAPIASGIHandler(ASGIHandler):
+    def load_middleware(self, is_async=False):
+        full = settings.MIDDLEWARE
+        settings.MIDDLEWARE = MACHINE_API_MIDDLEWARE
+        try:
+            super().load_middleware(is_async)
+        finally:
+            settings.MIDDLEWARE = full
+
+
+class ASGIDispatcher:
+    """ASGI application: as `Dispatcher`, the machine-API stack for cookie-less requests to `MACHINE_API_PATH`
+    (without lanes: the ASGI entry point answers the online grant in front of it, points/front.py), else Django's
+    full handler; so a request gets the same answer and headers over either interface."""
+
+    def __init__(self):
+        self.full = ASGIHandler()
+        self.machine = _MachineAPIASGIHandler()
+
+    async def __call__(self, scope, receive, send):
+        if (
+            scope["type"] == "http"
+            and MACHINE_API_PATH.match(scope["path"])
+            and not any(name == b"cookie" for name, _value in scope["headers"])
+        ):
+            return await self.machine(scope, receive, send)
+        return await self.full(scope, receive, send)

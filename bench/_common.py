@@ -30,13 +30,14 @@ def django_setup(url: str, *, migrate: bool = False) -> None:
 
 def server_command(
     app: str, port: int, *, server: str = "gunicorn", worker_class: str = "sync", workers: int = 4,
-    threads: int = 1, factory: bool = False, backlog: int | None = None,
+    threads: int = 1, factory: bool = False, backlog: int | None = None, interface: str = "wsgi",
 ) -> list[str]:  # fmt: skip
     """The command serving WSGI `app` ("module:name"; with `factory`, a function returning the application) on
     127.0.0.1:`port`: gunicorn (`worker_class` sync or gthread, `threads` per gthread worker) or granian (the Rust
-    HTTP server's WSGI interface, `threads` blocking Python threads per worker)."""
+    HTTP server's WSGI interface, `threads` blocking Python threads per worker; `interface="asgi"`: its ASGI
+    interface, `app` an ASGI application)."""
     if server == "granian":
-        command = [sys.executable, "-m", "granian", "--interface", "wsgi", *(["--factory"] if factory else []),
+        command = [sys.executable, "-m", "granian", "--interface", interface, *(["--factory"] if factory else []),
                    app, "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
                    "--blocking-threads", str(threads), "--log-level", "warning", "--no-ws"]  # fmt: skip
     else:

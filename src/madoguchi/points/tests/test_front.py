@@ -165,6 +165,27 @@ def test_everything_else_is_answered_by_django_as_through_wsgi(key, grouped, cas
     assert grouped.items == 0  # none of them went through the committer
 
 
+def test_on_a_threaded_wsgi_server_the_lane_groups_too(key, grouped):
+    item = tx("w1", 1000)
+    threaded = call(PATH, [item], app=_Threaded(), authorization=key)
+    assert grouped.items == 1  # through the committer
+    threaded["headers"] = {k.lower(): v for k, v in threaded["headers"].items()}
+    same(threaded, wsgi(PATH, [item], authorization=key))  # a single-threaded worker replays the same answer
+    assert grouped.items == 1
+    assert json.loads(threaded["body"])["items"][0]["granted"] == 250
+
+
+class _Threaded:
+    """The WSGI entry point as a threaded server (gunicorn gthread, granian's blocking threads) calls it."""
+
+    def __call__(self, environ, start_response):
+        environ["wsgi.multithread"] = True
+        return wsgi_application(environ, start_response)
+
+    def handler_for(self, environ):
+        return wsgi_application.handler_for(environ)
+
+
 class _QueryApp:
     """The WSGI entry point with a query string (the `call` helper sends none)."""
 

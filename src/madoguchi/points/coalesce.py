@@ -26,6 +26,7 @@ another thread cannot see; the tests of this module turn it on with real transac
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import queue
 import threading
@@ -37,12 +38,18 @@ from django.utils import translation
 
 from madoguchi.points import services
 
+logger = logging.getLogger(__name__)
+
 #: Items recorded in one batch at most: far below the set-based path's threshold (`ingest.MIN_ITEMS`), whose
 #: staging table would cost more than it saves at these sizes.
 MAX_BATCH = 64
 #: Committer threads per process. One: a second one (tried on bench/points_online.py) split the batches and cost
 #: more CPU per grant than the overlap of their commits saved.
 COMMITTERS = 1
+#: How long the committer's statements wait for a row lock (an account, or an id being recorded by another
+#: transaction) before the item is handed to a thread of its own (`Coalescer._failed_alone`): one locked
+#: account must not hold up every grant of the process.
+LOCK_TIMEOUT = "500ms"
 #: How long a request waits for its batch before it gives up with an error (the item may still be recorded: the
 #: provider's retry with the same id then gets the stored answer).
 WAIT_SECONDS = 30.0
@@ -76,6 +83,10 @@ class _Pending:
         if self.provider is None:
             return None
         return self.provider, self.result  # type: ignore[return-value]
+
+
+class BatchFailed(RuntimeError):
+    """The request's batch failed as a whole (the error is logged once, by the committer)."""
 
 
 def _settle(pendings: list[_Pending]) -> None:
@@ -117,13 +128,18 @@ class Coalescer:
         pending = _Pending(token, item, language, loop=loop, future=loop.create_future())
         self._ensure_thread()
         self.queue.put(pending)
-        await pending.future  # type: ignore[misc]  (the committer settles every request it takes, see `_run`)
+        try:
+            await asyncio.wait_for(pending.future, WAIT_SECONDS)  # type: ignore[arg-type]
+        except TimeoutError:
+            raise TimeoutError("the online grant's batch did not finish in time") from None
         return pending.outcome()
 
     def _ensure_thread(self) -> None:
         if self._threads and all(t.is_alive() for t in self._threads):
             return
         with self._start_lock:
+            if self._threads and all(t.is_alive() for t in self._threads):
+                return
             self._threads = [t for t in self._threads if t.is_alive()]
             while len(self._threads) < self.committers:
                 thread = threading.Thread(target=self._run, name="points-grant-committer", daemon=True)
@@ -133,12 +149,14 @@ class Coalescer:
     def stop(self) -> None:
         """End the committer threads once the requests queued before are answered; each closes its database
         connections (a server process simply exits; tests stop theirs)."""
-        with self._start_lock:
-            threads, self._threads = self._threads, []
-        for _ in threads:
-            self.queue.put(None)  # type: ignore[arg-type]
-        for thread in threads:
-            thread.join()
+        with self._start_lock:  # no thread starts meanwhile (`_ensure_thread` waits for the lock)
+            for _ in self._threads:
+                self.queue.put(None)  # type: ignore[arg-type]
+            for thread in self._threads:
+                thread.join()
+            self._threads = []
+        if not self.queue.empty():  # a request queued behind the stop: a new committer answers it
+            self._ensure_thread()
 
     def _run(self) -> None:
         carried: list[_Pending] = []
@@ -160,11 +178,14 @@ class Coalescer:
                 else:
                     batch.append(more)
             try:
-                carried = self.record(batch)
-            except BaseException as exc:  # noqa: BLE001 — never leave a request waiting
+                carried = self.record(batch, lock_timeout=True)
+            except BaseException:  # noqa: BLE001 — never leave a request waiting
+                # Logged once here; each request gets an error of its own, without this traceback (whose frames
+                # hold the other requests' items).
+                logger.exception("online grant batch failed")
                 for pending in batch:
                     if not pending.settled:
-                        pending.fail(exc)
+                        pending.fail(BatchFailed("the online grant's batch failed"))
                 carried = []
             self._wake(batch)
         connections.close_all()
@@ -186,9 +207,10 @@ class Coalescer:
             except RuntimeError:  # the loop has closed: nobody is waiting any more
                 pass
 
-    def record(self, batch: list[_Pending]) -> list[_Pending]:
-        """Record a batch; returns the requests deferred to the next one (an id already in this batch)."""
-        _keep_connections_usable()
+    def record(self, batch: list[_Pending], *, lock_timeout: bool = False) -> list[_Pending]:
+        """Record a batch; returns the requests deferred to the next one (an id already in this batch).
+        `lock_timeout`: on the committer's own connection, set `LOCK_TIMEOUT` (the committer thread does)."""
+        _keep_connections_usable(lock_timeout)
         providers = {token: services.provider_for_key(token) for token in {p.token for p in batch}}
         groups: dict[tuple[int, str], tuple[services.PaymentProvider, list[_Pending]]] = {}
         ids: set[tuple[int, str]] = set()
@@ -217,7 +239,7 @@ class Coalescer:
                 results = services.transactions_record(provider=provider, items=[p.item for p in members])
             except Exception as exc:
                 if len(members) == 1:
-                    members[0].fail(exc)
+                    self._failed_alone(provider, language, members[0], exc)
                     return
                 for pending in members:  # one at a time: a request's error stays its own
                     try:
@@ -225,16 +247,41 @@ class Coalescer:
                             provider, services.transactions_record(provider=provider, items=[pending.item])[0]
                         )
                     except Exception as one:  # noqa: BLE001
-                        pending.fail(one)
+                        self._failed_alone(provider, language, pending, one)
                 return
         for pending, result in zip(members, results, strict=True):
             pending.resolve(provider, result)
 
+    def _failed_alone(self, provider, language: str, pending: _Pending, error: Exception) -> None:
+        """One item failed on its own. If it waited too long for a lock (an account or an id held by another
+        transaction: a refund batch, a large batch, the same id sent elsewhere), it is recorded on a thread of
+        its own that waits as long as it takes, so that the committer goes on with the others; any other error
+        is the request's answer."""
+        if not _lock_waited_too_long(error):
+            pending.fail(error)
+            return
+        thread = threading.Thread(target=self._record_patiently, args=(provider, language, pending),
+                                  name="points-grant-patient", daemon=True)  # fmt: skip
+        thread.start()
 
-def _keep_connections_usable() -> None:
+    def _record_patiently(self, provider, language: str, pending: _Pending) -> None:
+        try:
+            with translation.override(language):
+                pending.resolve(
+                    provider, services.transactions_record(provider=provider, items=[pending.item])[0]
+                )
+        except BaseException as exc:  # noqa: BLE001 — never leave a request waiting
+            pending.fail(exc)
+        finally:
+            connections.close_all()
+            self._wake([pending])
+
+
+def _keep_connections_usable(lock_timeout: bool) -> None:
     """Before each batch, as Django does before each request, but without CONN_MAX_AGE: the committer's
     connections live as long as it does (under ASGI that setting is 0, for Django's one thread per request,
-    conf/asgi.py). A connection left in a wrong state, or one that the health check finds broken, is replaced."""
+    conf/asgi.py). A connection left in a wrong state, or one that the health check finds broken, is replaced.
+    With `lock_timeout`, a new connection gets the committer's lock timeout (`LOCK_TIMEOUT`)."""
     for conn in connections.all(initialized_only=True):
         if conn.connection is None:
             continue
@@ -242,6 +289,25 @@ def _keep_connections_usable() -> None:
             conn.close()
         else:
             conn.errors_occurred = False
+    conn = connections["default"]
+    if (
+        lock_timeout
+        and conn.vendor == "postgresql"
+        and (conn.connection is None or conn.connection is not _timed.__dict__.get("on"))
+    ):
+        conn.ensure_connection()
+        with conn.cursor() as cursor:
+            cursor.execute("SELECT set_config('lock_timeout', %s, false)", [LOCK_TIMEOUT])
+        _timed.on = conn.connection
+
+
+# Per thread: the committer's connection that has its lock timeout set.
+_timed = threading.local()
+
+
+def _lock_waited_too_long(error: BaseException) -> bool:
+    """Whether PostgreSQL gave up waiting for a lock (lock_not_available, raised by `lock_timeout`)."""
+    return getattr(error.__cause__, "sqlstate", None) == "55P03"
 
 
 _coalescer: Coalescer | None = None

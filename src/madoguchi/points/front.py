@@ -45,6 +45,10 @@ PATH = "/api/v1/points/transactions"
 #: templates start afresh (a client varying its Accept-Language only costs probes).
 MAX_TEMPLATES = 256
 _PASS = object()  # the template of a request kind that Django answers itself
+# The headers the front reads: a request that repeats one of them (or has no Host) is Django's to judge.
+_SINGLE = frozenset(
+    {b"authorization", b"content-type", b"content-length", b"host", b"accept-language", b"x-forwarded-proto"}
+)
 
 
 class GrantFront:
@@ -68,7 +72,12 @@ class GrantFront:
         token = host = accept_language = forwarded = None
         json_body = False
         length = -1
+        seen: set[bytes] = set()
         for name, value in scope["headers"]:
+            if name in _SINGLE:
+                if name in seen:  # Django reads a repeated header joined: let it judge the request
+                    return await self.django_app(scope, receive, send)
+                seen.add(name)
             if name == b"authorization":
                 scheme, _sep, rest = value.decode("latin-1").partition(" ")
                 token = rest if scheme.lower() == "bearer" else None
@@ -84,7 +93,7 @@ class GrantFront:
                 forwarded = value
             elif name == b"cookie":
                 return await self.django_app(scope, receive, send)
-        if token is None or not json_body or not 0 <= length <= api._LANE_BODY_LIMIT:
+        if token is None or host is None or not json_body or not 0 <= length <= api._LANE_BODY_LIMIT:
             return await self.django_app(scope, receive, send)
         coalescer = coalesce.active()
         if coalescer is None:
@@ -112,8 +121,10 @@ class GrantFront:
             recorded = await coalescer.submit_async(token, items[0], language)
         except Exception:
             logger.exception("online grant failed")
-            return await _send(send, 500, [(b"content-type", b"text/html; charset=utf-8")],
-                               b"<h1>Server Error (500)</h1>")  # fmt: skip
+            # Django's own answer to an error (DEBUG off), with the stack's headers.
+            error_headers = [(b"content-type", b"text/html; charset=utf-8"),
+                             *((k, v) for k, v in headers if k != b"content-type")]  # fmt: skip
+            return await _send(send, 500, error_headers, b"<h1>Server Error (500)</h1>")
         if recorded is None:  # not an active provider's key: Django answers (401)
             return await self.django_app(scope, _replay(body, False, receive), send)
         out = recorded[1].as_dict()
@@ -126,7 +137,13 @@ class GrantFront:
             settings.USE_X_FORWARDED_HOST or settings.USE_X_FORWARDED_PORT
         ):  # other headers would count: Django's
             return _PASS
-        key = (host, scope.get("scheme", "http"), forwarded, accept_language)
+        key = (
+            host,
+            scope.get("scheme", "http"),
+            forwarded,
+            accept_language,
+            tuple(scope.get("server") or ()),
+        )
         template = self.templates.get(key)
         if template is None:
             if len(self.templates) >= MAX_TEMPLATES:

@@ -710,7 +710,10 @@ def _unnest_insert_sql() -> str:
     """INSERT of ledger rows given as one array per column (PostgreSQL), the arrays cast to the columns' types."""
     if not _UNNEST_INSERT:
         fields = {f.column: f for f in ProviderTransaction._meta.concrete_fields}
-        arrays = ", ".join(f"%s::{fields[c].db_type(connection)}[]" for c in _ROW_COLUMNS)
+        # Character columns as text[]: an explicit cast to varchar(n) would cut a longer value, where the
+        # INSERT's own assignment refuses it ("value too long"), as a plain INSERT does.
+        types = [fields[c].db_type(connection) for c in _ROW_COLUMNS]
+        arrays = ", ".join(f"%s::{'text' if t.startswith('varchar') else t}[]" for t in types)
         _UNNEST_INSERT.append(
             f"INSERT INTO {_TX_TABLE} ({', '.join(_ROW_COLUMNS)}, clawed_back) "  # noqa: S608 (model names)
             f"SELECT *, 0 FROM unnest({arrays})"

@@ -5,8 +5,9 @@ import asyncio
 import threading
 
 import pytest
-from django.db import connection
+from django.db import DataError, connection, transaction
 from django.test import override_settings
+from django.utils import timezone
 
 from madoguchi.core.models import AuditRecord
 from madoguchi.points import coalesce, services
@@ -161,3 +162,56 @@ def test_group_commit_is_on_only_when_asked_and_on_postgresql(settings):
             assert isinstance(active, Coalescer) and coalesce.active() is active
         else:
             assert active is None
+
+
+def test_a_locked_account_does_not_hold_up_the_others(key, coalescer):
+    """A refund batch (or any transaction) holding one account's row: the committer gives up waiting for it after
+    LOCK_TIMEOUT and records that item on a thread of its own; the other grants are answered meanwhile."""
+    answers, holding, release = {}, threading.Event(), threading.Event()
+
+    def hold_acct_1():
+        with transaction.atomic():
+            list(PointAccount.objects.select_for_update().filter(service_account="acct-1"))
+            holding.set()
+            release.wait(30)
+        connection.close()
+
+    def request(name, account):
+        try:
+            answers[name] = coalescer.submit(key, tx(name, 1000, account=account), "en")[1]
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold_acct_1)
+    holder.start()
+    assert holding.wait(10)
+    locked = threading.Thread(target=request, args=("locked", "acct-1"))
+    locked.start()
+    free = threading.Thread(target=request, args=("free", "acct-2"))
+    free.start()
+    free.join(20)
+    assert answers["free"].status == "granted"  # answered while acct-1 is still held
+    assert "locked" not in answers
+    release.set()
+    holder.join(20)
+    locked.join(20)
+    assert (answers["locked"].status, answers["locked"].granted) == ("granted", 250)
+    assert sorted(PointAccount.objects.values_list("granted", flat=True)) == [0, 250, 250]
+
+
+def test_a_batch_that_fails_whole_gives_each_request_an_error_of_its_own(key, coalescer, monkeypatch):
+    def broken(token):
+        raise RuntimeError("secret detail of the batch")
+
+    monkeypatch.setattr(services, "provider_for_key", broken)
+    with pytest.raises(coalesce.BatchFailed) as failed:
+        coalescer.submit(key, tx("z", 1000), "en")
+    assert "secret" not in str(failed.value) and failed.value.__cause__ is None
+
+
+def test_an_over_long_value_is_refused_not_cut(key, provider):
+    row = (provider.pk, "transaction", "x" * 65, "f" * 64, None, 1000, timezone.now(), "not_enrolled", 0, 0,
+           timezone.now(), 202001)  # fmt: skip
+    with pytest.raises(DataError), transaction.atomic():
+        services._persist([row], {})
+    assert not ProviderTransaction.objects.exists()

@@ -34,16 +34,17 @@ PATH = "/api/v1/points/transactions"
 _FRAMING = {"content-length"}
 
 
-def asgi(
-    app, path, body=None, *, raw=None, method="POST", content_type="application/json", query=b"", **headers
-):
-    """One request through an ASGI application, as a server would make it."""
+def asgi(app, path, body=None, *, raw=None, method="POST", content_type="application/json", query=b"",
+         repeated=(), **headers):  # fmt: skip
+    """One request through an ASGI application, as a server would make it; `repeated`: (name, value) pairs
+    sent after the others (a header given twice), `host=None` sends no Host header."""
     data = raw if raw is not None else json.dumps(body).encode() if body is not None else b""
     sent = {"host": "testserver", "content-type": content_type, "content-length": str(len(data))}
     sent.update({k.replace("_", "-").lower(): v for k, v in headers.items()})
     scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
              "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": query, "root_path": "",
-             "headers": [(k.encode(), v.encode()) for k, v in sent.items()], "client": ("127.0.0.1", 50000),
+             "headers": [(k.encode(), v.encode()) for k, v in [*sent.items(), *repeated] if v is not None],
+             "client": ("127.0.0.1", 50000),
              "server": ("testserver", 80)}  # fmt: skip
     messages, delivered = [], []
 
@@ -173,6 +174,28 @@ def test_on_a_threaded_wsgi_server_the_lane_groups_too(key, grouped):
     same(threaded, wsgi(PATH, [item], authorization=key))  # a single-threaded worker replays the same answer
     assert grouped.items == 1
     assert json.loads(threaded["body"])["items"][0]["granted"] == 250
+
+
+@pytest.mark.parametrize("name", ["host", "authorization", "x-forwarded-proto"])
+def test_a_repeated_header_or_no_host_is_for_django_to_judge(key, grouped, name):
+    if name == "host":  # an unknown host first, an allowed one after it
+        first, again = {"host": "evil.example", "authorization": key}, ("host", "testserver")
+    elif name == "authorization":  # a junk key first, the valid one after it
+        first, again = {"authorization": "Bearer mpk_junk_junk"}, ("authorization", key)
+    else:
+        first, again = {"authorization": key, "x_forwarded_proto": "http"}, ("x-forwarded-proto", "https")
+    by_front = asgi(application, PATH, [tx("r1", 1000)], repeated=[again], **first)
+    by_django = asgi(application.django_app, PATH, [tx("r1", 1000)], repeated=[again], **first)
+    assert grouped.items == 0  # the front took none of them
+    assert by_front["status"] == by_django["status"]
+    if name != "x-forwarded-proto":  # Django refuses these; the other is Django's to grant or not
+        assert by_front["status"] in (400, 401)
+
+
+def test_a_request_without_a_host_is_djangos(key, grouped):
+    by_front = asgi(application, PATH, [tx("h1", 1000)], authorization=key, host=None)
+    assert grouped.items == 0  # Django judged it (by the server's name, an allowed host here) and granted it
+    assert json.loads(by_front["body"])["items"][0]["status"] == "granted"
 
 
 class _Threaded:

@@ -75,13 +75,14 @@ def prepare(url: str, accounts: int) -> str:
 
 
 def client(args) -> tuple[int, list[float], float]:
-    """One client: one kept-alive connection, one request after another, each a new transaction id. HTTP/1.1
-    spoken directly over the socket (a prepared request head, the answer read by its Content-Length): the
-    standard library's http.client cost about three times the CPU per request, all of it on the machine under
-    test. Every answer is checked: status 200 and the item's own status."""
+    """One client: one request after another, each a new transaction id, on a kept-alive connection where the
+    server keeps it (gunicorn's sync workers close it after every answer: a new connection each time, as any
+    client of theirs must). HTTP/1.1 spoken directly over the socket (a prepared request head, the answer read
+    by its Content-Length, chunks or the end of the connection): the standard library's http.client cost about
+    three times the CPU per request, all of it on the machine under test. Every answer is checked: status 200
+    and the item's own status."""
     worker, key, seconds, accounts = args
-    sock = socket.create_connection(("127.0.0.1", PORT), timeout=10)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock = _connect()
     head = ("POST /api/v1/points/transactions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
             f"Authorization: Bearer {key}\r\nContent-Type: application/json\r\nContent-Length: ").encode()  # fmt: skip
     at = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
@@ -97,10 +98,20 @@ def client(args) -> tuple[int, list[float], float]:
         while b"\r\n\r\n" not in buffer:
             buffer += _recv(sock)
         header, _sep, buffer = buffer.partition(b"\r\n\r\n")
-        length = int(re.search(rb"(?i)\r\ncontent-length: *([0-9]+)", header).group(1))
-        while len(buffer) < length:
-            buffer += _recv(sock)
-        payload, buffer = buffer[:length], buffer[length:]
+        length = re.search(rb"(?i)\r\ncontent-length: *([0-9]+)", header)
+        if length is not None:
+            while len(buffer) < int(length.group(1)):
+                buffer += _recv(sock)
+            payload, buffer = buffer[: int(length.group(1))], buffer[int(length.group(1)) :]
+        elif re.search(rb"(?i)\r\ntransfer-encoding: *chunked", header):
+            payload, buffer = _read_chunks(sock, buffer)
+        else:  # to the end of the connection
+            while chunk := sock.recv(65536):
+                buffer += chunk
+            payload, buffer = buffer, b""
+        if re.search(rb"(?i)\r\nconnection: *close", header) or length is None and b"chunked" not in header:
+            sock.close()
+            sock, buffer = _connect(), b""
         latencies.append(time.perf_counter() - started)
         if not header.startswith(b"HTTP/1.1 200"):
             raise RuntimeError(f"{header[:40]!r}: {payload[:200]!r}")
@@ -108,6 +119,27 @@ def client(args) -> tuple[int, list[float], float]:
         n += 1
     sock.close()
     return granted, latencies, time.process_time() - cpu
+
+
+def _connect() -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", PORT), timeout=10)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
+def _read_chunks(sock, buffer: bytes) -> tuple[bytes, bytes]:
+    """The body of a chunked response: (payload, what follows it)."""
+    payload = b""
+    while True:
+        while b"\r\n" not in buffer:
+            buffer += _recv(sock)
+        size_line, _sep, buffer = buffer.partition(b"\r\n")
+        size = int(size_line.split(b";")[0], 16)
+        while len(buffer) < size + 2:
+            buffer += _recv(sock)
+        payload, buffer = payload + buffer[:size], buffer[size + 2 :]
+        if size == 0:
+            return payload, buffer
 
 
 def _recv(sock) -> bytes:

@@ -36,7 +36,20 @@ MACHINE_API_MIDDLEWARE = [
 ]
 
 
-class _MachineAPIHandler(WSGIHandler):
+class _MachineStack:
+    """A Django handler whose middleware chain is `MACHINE_API_MIDDLEWARE` instead of settings.MIDDLEWARE."""
+
+    def load_middleware(self, is_async=False):
+        # Django builds the chain from settings.MIDDLEWARE; this runs once, while the process starts.
+        full = settings.MIDDLEWARE
+        settings.MIDDLEWARE = MACHINE_API_MIDDLEWARE
+        try:
+            super().load_middleware(is_async)  # type: ignore[misc]
+        finally:
+            settings.MIDDLEWARE = full
+
+
+class _MachineAPIHandler(_MachineStack, WSGIHandler):
     def __init__(self, lanes: dict[str, Callable] | None = None):
         self.lanes = dict(lanes or {})
         super().__init__()
@@ -48,15 +61,6 @@ class _MachineAPIHandler(WSGIHandler):
             if response is not None:
                 return response
         return super()._get_response(request)
-
-    def load_middleware(self, is_async=False):
-        # Django builds the chain from settings.MIDDLEWARE; this runs once, while the process starts.
-        full = settings.MIDDLEWARE
-        settings.MIDDLEWARE = MACHINE_API_MIDDLEWARE
-        try:
-            super().load_middleware(is_async)
-        finally:
-            settings.MIDDLEWARE = full
 
 
 class Dispatcher:
@@ -79,14 +83,8 @@ class Dispatcher:
         return self.handler_for(environ)(environ, start_response)
 
 
-class _MachineAPIASGIHandler(ASGIHandler):
-    def load_middleware(self, is_async=False):
-        full = settings.MIDDLEWARE
-        settings.MIDDLEWARE = MACHINE_API_MIDDLEWARE
-        try:
-            super().load_middleware(is_async)
-        finally:
-            settings.MIDDLEWARE = full
+class _MachineAPIASGIHandler(_MachineStack, ASGIHandler):
+    pass
 
 
 class ASGIDispatcher:

@@ -105,3 +105,16 @@ def campaign2020(clock, provider) -> Campaign:
     )  # fmt: skip
     c.providers.add(provider)
     return c
+
+
+@pytest.fixture
+def key(campaign, provider):
+    """An Authorization header with a new API key of the provider, whose accounts acct-1 and acct-2 belong to
+    residents who applied."""
+    from madoguchi.points import services
+    from madoguchi.points.tests.test_flow import apply  # test_flow imports this module
+
+    for account in ("acct-1", "acct-2"):
+        sandbox_account(provider, account)
+        apply(make_resident(), campaign, provider, account=account)
+    return f"Bearer {services.api_key_issue(provider=provider, actor=None)}"

@@ -14,11 +14,10 @@ from madoguchi.conf.asgi import application
 from madoguchi.conf.wsgi import application as wsgi_application
 from madoguchi.core.handlers import ASGIDispatcher, Dispatcher
 from madoguchi.core.tests.wsgi import call
-from madoguchi.points import api, coalesce, services
+from madoguchi.points import api, coalesce
 from madoguchi.points.front import GrantFront
 from madoguchi.points.models import PointAccount, ProviderTransaction
-from madoguchi.points.tests.conftest import make_resident, sandbox_account
-from madoguchi.points.tests.test_flow import apply, tx
+from madoguchi.points.tests.test_flow import tx
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -79,14 +78,6 @@ def same(a, b):
         return re.sub(rb'name="csrfmiddlewaretoken" value="[^"]+"', b"", seen["body"])
 
     assert (a["status"], body(a), a["headers"]) == (b["status"], body(b), b["headers"])
-
-
-@pytest.fixture
-def key(campaign, provider):
-    for account in ("acct-1", "acct-2"):
-        sandbox_account(provider, account)
-        apply(make_resident(), campaign, provider, account=account)
-    return f"Bearer {services.api_key_issue(provider=provider, actor=None)}"
 
 
 @pytest.fixture

@@ -11,10 +11,9 @@ from madoguchi.conf.wsgi import application
 from madoguchi.core.handlers import Dispatcher
 from madoguchi.core.models import AuditRecord
 from madoguchi.core.tests.wsgi import call
-from madoguchi.points import api, services
+from madoguchi.points import api
 from madoguchi.points.models import PointAccount, ProviderTransaction
-from madoguchi.points.tests.conftest import make_resident, sandbox_account
-from madoguchi.points.tests.test_flow import apply, tx
+from madoguchi.points.tests.test_flow import tx
 
 pytestmark = pytest.mark.django_db(transaction=False)
 
@@ -35,14 +34,6 @@ class Spy:
         else:
             self.answered += 1
         return response
-
-
-@pytest.fixture
-def key(campaign, provider):
-    for account in ("acct-1", "acct-2"):
-        sandbox_account(provider, account)
-        apply(make_resident(), campaign, provider, account=account)
-    return f"Bearer {services.api_key_issue(provider=provider, actor=None)}"
 
 
 @pytest.fixture

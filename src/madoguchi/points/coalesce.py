@@ -46,10 +46,12 @@ MAX_BATCH = 64
 #: Committer threads per process. One: a second one (tried on bench/points_online.py) split the batches and cost
 #: more CPU per grant than the overlap of their commits saved.
 COMMITTERS = 1
-#: How long the committer's statements wait for a row lock (an account, or an id being recorded by another
-#: transaction) before the item is handed to a thread of its own (`Coalescer._failed_alone`): one locked
-#: account must not hold up every grant of the process.
+#: How long a batch's transaction waits for a row lock (an account, an id being recorded by another
+#: transaction, an audit chain head) before the batch is recorded item by item, each then waiting at most
+#: ITEM_LOCK_TIMEOUT; an item that still gives up goes to the patient thread (`Coalescer._failed_alone`): one
+#: locked account must not hold up every grant of the process.
 LOCK_TIMEOUT = "500ms"
+ITEM_LOCK_TIMEOUT = "50ms"
 #: How long a request waits for its batch before it gives up with an error (the item may still be recorded: the
 #: provider's retry with the same id then gets the stored answer).
 WAIT_SECONDS = 30.0
@@ -104,6 +106,9 @@ class Coalescer:
         self.queue: queue.SimpleQueue[_Pending] = queue.SimpleQueue()
         self.committers = committers
         self._threads: list[threading.Thread] = []
+        self.patient: queue.SimpleQueue = queue.SimpleQueue()
+        self._patient_thread: threading.Thread | None = None
+        self._patient_lock = threading.Lock()
         self._start_lock = threading.Lock()
         self.batches = 0  # batches recorded, for tests and benchmarks
         self.items = 0  # items given to transactions_record
@@ -155,6 +160,11 @@ class Coalescer:
             for thread in self._threads:
                 thread.join()
             self._threads = []
+        with self._patient_lock:
+            if self._patient_thread is not None:
+                self.patient.put(None)
+                self._patient_thread.join()
+                self._patient_thread = None
         if not self.queue.empty():  # a request queued behind the stop: a new committer answers it
             self._ensure_thread()
 
@@ -178,7 +188,7 @@ class Coalescer:
                 else:
                     batch.append(more)
             try:
-                carried = self.record(batch, lock_timeout=True)
+                carried = self.record(batch)
             except BaseException:  # noqa: BLE001 — never leave a request waiting
                 # Logged once here; each request gets an error of its own, without this traceback (whose frames
                 # hold the other requests' items).
@@ -207,10 +217,9 @@ class Coalescer:
             except RuntimeError:  # the loop has closed: nobody is waiting any more
                 pass
 
-    def record(self, batch: list[_Pending], *, lock_timeout: bool = False) -> list[_Pending]:
-        """Record a batch; returns the requests deferred to the next one (an id already in this batch).
-        `lock_timeout`: on the committer's own connection, set `LOCK_TIMEOUT` (the committer thread does)."""
-        _keep_connections_usable(lock_timeout)
+    def record(self, batch: list[_Pending]) -> list[_Pending]:
+        """Record a batch; returns the requests deferred to the next one (an id already in this batch)."""
+        _keep_connections_usable()
         providers = {token: services.provider_for_key(token) for token in {p.token for p in batch}}
         groups: dict[tuple[int, str], tuple[services.PaymentProvider, list[_Pending]]] = {}
         ids: set[tuple[int, str]] = set()
@@ -236,52 +245,62 @@ class Coalescer:
     def _record_group(self, provider, language: str, members: list[_Pending]) -> None:
         with translation.override(language):
             try:
-                results = services.transactions_record(provider=provider, items=[p.item for p in members])
+                results = services.transactions_record(
+                    provider=provider, items=[p.item for p in members], lock_timeout=LOCK_TIMEOUT
+                )
             except Exception as exc:
                 if len(members) == 1:
                     self._failed_alone(provider, language, members[0], exc)
                     return
-                for pending in members:  # one at a time: a request's error stays its own
+                # One at a time: a request's error stays its own. After a lock timeout, an item waits for a
+                # lock only briefly here (the locked ones go to the patient thread), and each is answered as
+                # soon as it is recorded, not after the whole group.
+                timeout = ITEM_LOCK_TIMEOUT if _lock_waited_too_long(exc) else LOCK_TIMEOUT
+                for pending in members:
                     try:
-                        pending.resolve(
-                            provider, services.transactions_record(provider=provider, items=[pending.item])[0]
-                        )
+                        pending.resolve(provider, services.transactions_record(
+                            provider=provider, items=[pending.item], lock_timeout=timeout)[0])  # fmt: skip
                     except Exception as one:  # noqa: BLE001
                         self._failed_alone(provider, language, pending, one)
+                    self._wake([pending])
                 return
         for pending, result in zip(members, results, strict=True):
             pending.resolve(provider, result)
 
     def _failed_alone(self, provider, language: str, pending: _Pending, error: Exception) -> None:
-        """One item failed on its own. If it waited too long for a lock (an account or an id held by another
-        transaction: a refund batch, a large batch, the same id sent elsewhere), it is recorded on a thread of
-        its own that waits as long as it takes, so that the committer goes on with the others; any other error
-        is the request's answer."""
+        """One item failed on its own. If it gave up waiting for a lock (an account or an id held by another
+        transaction: a refund batch, a large batch, the same id sent elsewhere), the patient thread records it,
+        waiting as long as it takes, so that the committer goes on with the others; any other error is the
+        request's answer."""
         if not _lock_waited_too_long(error):
             pending.fail(error)
             return
-        thread = threading.Thread(target=self._record_patiently, args=(provider, language, pending),
-                                  name="points-grant-patient", daemon=True)  # fmt: skip
-        thread.start()
+        self.patient.put((provider, language, pending))
+        with self._patient_lock:  # not the start lock: stop() holds that while the committer finishes
+            if self._patient_thread is None or not self._patient_thread.is_alive():
+                self._patient_thread = threading.Thread(target=self._run_patient, name="points-grant-patient",
+                                                        daemon=True)  # fmt: skip
+                self._patient_thread.start()
 
-    def _record_patiently(self, provider, language: str, pending: _Pending) -> None:
-        try:
-            with translation.override(language):
-                pending.resolve(
-                    provider, services.transactions_record(provider=provider, items=[pending.item])[0]
-                )
-        except BaseException as exc:  # noqa: BLE001 — never leave a request waiting
-            pending.fail(exc)
-        finally:
-            connections.close_all()
+    def _run_patient(self) -> None:
+        """One thread, one connection: the items whose locks the committer would not wait for, one at a time."""
+        while (job := self.patient.get()) is not None:
+            provider, language, pending = job
+            try:
+                _keep_connections_usable()
+                with translation.override(language):
+                    result = services.transactions_record(provider=provider, items=[pending.item])[0]
+                pending.resolve(provider, result)
+            except BaseException as exc:  # noqa: BLE001 — never leave a request waiting
+                pending.fail(exc)
             self._wake([pending])
+        connections.close_all()
 
 
-def _keep_connections_usable(lock_timeout: bool) -> None:
+def _keep_connections_usable() -> None:
     """Before each batch, as Django does before each request, but without CONN_MAX_AGE: the committer's
     connections live as long as it does (under ASGI that setting is 0, for Django's one thread per request,
-    conf/asgi.py). A connection left in a wrong state, or one that the health check finds broken, is replaced.
-    With `lock_timeout`, a new connection gets the committer's lock timeout (`LOCK_TIMEOUT`)."""
+    conf/asgi.py). A connection left in a wrong state, or one that the health check finds broken, is replaced."""
     for conn in connections.all(initialized_only=True):
         if conn.connection is None:
             continue
@@ -289,20 +308,6 @@ def _keep_connections_usable(lock_timeout: bool) -> None:
             conn.close()
         else:
             conn.errors_occurred = False
-    conn = connections["default"]
-    if (
-        lock_timeout
-        and conn.vendor == "postgresql"
-        and (conn.connection is None or conn.connection is not _timed.__dict__.get("on"))
-    ):
-        conn.ensure_connection()
-        with conn.cursor() as cursor:
-            cursor.execute("SELECT set_config('lock_timeout', %s, false)", [LOCK_TIMEOUT])
-        _timed.on = conn.connection
-
-
-# Per thread: the committer's connection that has its lock timeout set.
-_timed = threading.local()
 
 
 def _lock_waited_too_long(error: BaseException) -> bool:

@@ -783,7 +783,9 @@ def _month(at: datetime) -> int:
     return local.year * 100 + local.month
 
 
-def transactions_record(*, provider: PaymentProvider, items: list, actor=None) -> list[ItemResult]:
+def transactions_record(
+    *, provider: PaymentProvider, items: list, actor=None, lock_timeout: str | None = None
+) -> list[ItemResult]:
     """Record up to MAX_ITEMS charges/purchases from one provider and answer each, in order.
 
     Idempotent: an id seen before returns its first answer (grants nothing); the same id with other content
@@ -791,12 +793,15 @@ def transactions_record(*, provider: PaymentProvider, items: list, actor=None) -
     grants are computed in recording order against each account's headroom. A race on a new id (two requests
     at once) retries once, after which the id exists and its stored answer is returned. On PostgreSQL a batch
     of `ingest.MIN_ITEMS` items or more takes the set-based path of points/ingest.py (same answers).
+    `lock_timeout` (PostgreSQL, the row path): how long the transaction may wait for a row lock, set for that
+    transaction only (group commit gives up on a locked account rather than hold up the others, coalesce.py);
+    waiting longer raises OperationalError (lock_not_available) and nothing is written.
     """
     if not isinstance(items, list) or not 1 <= len(items) <= MAX_ITEMS:
         raise PointsError("invalid_batch", _("Send between 1 and 10,000 items."))
     for attempt in range(2):
         try:
-            return _transactions_record(provider, items, actor)
+            return _transactions_record(provider, items, actor, lock_timeout)
         except IntegrityError:
             if attempt:
                 raise
@@ -836,7 +841,14 @@ _ONE_GRANT_SQL = (
 )
 
 
-def _record_one(provider: PaymentProvider, item: _Item, actor) -> ItemResult:
+def _set_lock_timeout(cursor, lock_timeout: str | None) -> None:
+    """Inside the caller's transaction: the lock timeout of that transaction only (a session setting would
+    outlive it, and behind a transaction pooler reach other clients)."""
+    if lock_timeout is not None and connection.vendor == "postgresql":
+        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [lock_timeout])
+
+
+def _record_one(provider: PaymentProvider, item: _Item, actor, lock_timeout: str | None = None) -> ItemResult:
     """One valid item on PostgreSQL: the account locked, then the ledger row and the account's new total in
     one statement, then the audit record (2 statements + 3 of the audit instead of 4 + 3).
 
@@ -846,6 +858,7 @@ def _record_one(provider: PaymentProvider, item: _Item, actor) -> ItemResult:
     answer or `conflict`, nothing written, no audit record, as on the general path."""
     now = timezone.now()
     with transaction.atomic(), connection.cursor() as cursor:
+        _set_lock_timeout(cursor, lock_timeout)
         accounts = _lock_accounts(cursor, provider.pk, {item.account})
         status, account, points, remaining = _answer(item, accounts.get(item.account))
         row = [provider.pk, ProviderTransaction.Kind.TRANSACTION, item.id, item.fingerprint,
@@ -874,7 +887,9 @@ def _record_one(provider: PaymentProvider, item: _Item, actor) -> ItemResult:
     return ItemResult(item.id, status, points, remaining)
 
 
-def _transactions_record(provider: PaymentProvider, items: list, actor) -> list[ItemResult]:
+def _transactions_record(
+    provider: PaymentProvider, items: list, actor, lock_timeout: str | None = None
+) -> list[ItemResult]:
     # PostgreSQL and a large batch: the set-based path of points/ingest.py (same answers).
     if ingest.applies(items):
         return ingest.record(provider, items, actor)
@@ -885,11 +900,14 @@ def _transactions_record(provider: PaymentProvider, items: list, actor) -> list[
         and connection.vendor == "postgresql"
         and ONE_ITEM_FAST_PATH
     ):
-        return [_record_one(provider, parsed[0], actor)]
+        return [_record_one(provider, parsed[0], actor, lock_timeout)]
     results: list[ItemResult | None] = [p if isinstance(p, ItemResult) else None for p in parsed]
     valid = [(i, p) for i, p in enumerate(parsed) if isinstance(p, _Item)]
     now = timezone.now()
     with transaction.atomic():
+        if valid:
+            with connection.cursor() as cursor:
+                _set_lock_timeout(cursor, lock_timeout)
         existing = {}
         if valid:
             ids = {p.id for _, p in valid}

@@ -102,10 +102,10 @@ def test_each_request_is_answered_in_its_own_language(key, coalescer):
 def test_a_batch_that_fails_whole_is_recorded_one_item_at_a_time(key, monkeypatch, coalescer):
     real = services.transactions_record
 
-    def fragile(*, provider, items, actor=None):
+    def fragile(*, provider, items, **kwargs):
         if len(items) > 1 or items[0]["id"] == "boom":
             raise RuntimeError("broken batch")
-        return real(provider=provider, items=items, actor=actor)
+        return real(provider=provider, items=items, **kwargs)
 
     monkeypatch.setattr(services, "transactions_record", fragile)
     batch = [pending(key, tx("ok1", 1000)), pending(key, tx("boom", 1000)), pending(key, tx("ok2", 1000))]
@@ -197,6 +197,39 @@ def test_a_locked_account_does_not_hold_up_the_others(key, coalescer):
     locked.join(20)
     assert (answers["locked"].status, answers["locked"].granted) == ("granted", 250)
     assert sorted(PointAccount.objects.values_list("granted", flat=True)) == [0, 250, 250]
+
+
+def test_many_items_on_a_locked_account_neither_hold_up_nor_lose_the_others(key, coalescer):
+    """A batch of twelve items on a held account and one on a free one: the batch gives up on the lock once, the
+    items are tried one by one each with a short wait, the locked ones go to the patient thread (one thread, one
+    connection) and are recorded once the lock is released."""
+    holding, release = threading.Event(), threading.Event()
+
+    def hold_acct_1():
+        with transaction.atomic():
+            list(PointAccount.objects.select_for_update().filter(service_account="acct-1"))
+            holding.set()
+            release.wait(30)
+        connection.close()
+
+    holder = threading.Thread(target=hold_acct_1)
+    holder.start()
+    assert holding.wait(10)
+    locked = [_Pending(key, tx(f"l{k}", 100), "en", done=threading.Event()) for k in range(12)]
+    free = _Pending(key, tx("free", 1000, account="acct-2"), "en", done=threading.Event())
+    try:
+        coalescer.record([*locked, free])
+        assert free.done.is_set() and answer(free) == ("granted", 250, 4750)
+        assert not any(p.settled for p in locked)  # waiting on the patient thread
+        assert sum(t.name == "points-grant-patient" for t in threading.enumerate()) == 1
+    finally:
+        release.set()
+        holder.join(20)
+    for p in locked:
+        assert p.done.wait(20)
+    assert [answer(p) for p in locked] == [("granted", 25, 5000 - 25 * (k + 1)) for k in range(12)]
+    assert PointAccount.objects.get(service_account="acct-1").granted == 300
+    assert ProviderTransaction.objects.count() == 13
 
 
 def test_a_batch_that_fails_whole_gives_each_request_an_error_of_its_own(key, coalescer, monkeypatch):

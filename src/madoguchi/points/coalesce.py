@@ -72,6 +72,7 @@ class _Pending:
     result: services.ItemResult | None = None
     error: BaseException | None = None
     settled: bool = False
+    patient: bool = False  # handed to the patient thread, which answers it
 
     def resolve(self, provider, result) -> None:
         self.provider, self.result, self.settled = provider, result, True
@@ -194,7 +195,7 @@ class Coalescer:
                 # hold the other requests' items).
                 logger.exception("online grant batch failed")
                 for pending in batch:
-                    if not pending.settled:
+                    if not pending.settled and not pending.patient:
                         pending.fail(BatchFailed("the online grant's batch failed"))
                 carried = []
             self._wake(batch)
@@ -275,6 +276,7 @@ class Coalescer:
         if not _lock_waited_too_long(error):
             pending.fail(error)
             return
+        pending.patient = True
         self.patient.put((provider, language, pending))
         with self._patient_lock:  # not the start lock: stop() holds that while the committer finishes
             if self._patient_thread is None or not self._patient_thread.is_alive():

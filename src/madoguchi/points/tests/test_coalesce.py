@@ -2,6 +2,7 @@
 recorded together; on PostgreSQL with real transactions (the committer is another thread)."""
 
 import asyncio
+import contextlib
 import threading
 
 import pytest
@@ -164,17 +165,33 @@ def test_group_commit_is_on_only_when_asked_and_on_postgresql(settings):
             assert active is None
 
 
-def test_a_locked_account_does_not_hold_up_the_others(key, coalescer):
-    """A refund batch (or any transaction) holding one account's row: the committer gives up waiting for it after
-    LOCK_TIMEOUT and records that item on a thread of its own; the other grants are answered meanwhile."""
-    answers, holding, release = {}, threading.Event(), threading.Event()
+@contextlib.contextmanager
+def acct_1_held():
+    """Another transaction, on its own thread and connection, holds acct-1's row (as a refund batch does) until
+    the block ends."""
+    holding, release = threading.Event(), threading.Event()
 
-    def hold_acct_1():
+    def hold():
         with transaction.atomic():
             list(PointAccount.objects.select_for_update().filter(service_account="acct-1"))
             holding.set()
             release.wait(30)
         connection.close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert holding.wait(10)
+    try:
+        yield
+    finally:
+        release.set()
+        holder.join(20)
+
+
+def test_a_locked_account_does_not_hold_up_the_others(key, coalescer):
+    """A refund batch (or any transaction) holding one account's row: the committer gives up waiting for it after
+    LOCK_TIMEOUT and records that item on a thread of its own; the other grants are answered meanwhile."""
+    answers = {}
 
     def request(name, account):
         try:
@@ -182,18 +199,14 @@ def test_a_locked_account_does_not_hold_up_the_others(key, coalescer):
         finally:
             connection.close()
 
-    holder = threading.Thread(target=hold_acct_1)
-    holder.start()
-    assert holding.wait(10)
-    locked = threading.Thread(target=request, args=("locked", "acct-1"))
-    locked.start()
-    free = threading.Thread(target=request, args=("free", "acct-2"))
-    free.start()
-    free.join(20)
-    assert answers["free"].status == "granted"  # answered while acct-1 is still held
-    assert "locked" not in answers
-    release.set()
-    holder.join(20)
+    with acct_1_held():
+        locked = threading.Thread(target=request, args=("locked", "acct-1"))
+        locked.start()
+        free = threading.Thread(target=request, args=("free", "acct-2"))
+        free.start()
+        free.join(20)
+        assert answers["free"].status == "granted"  # answered while acct-1 is still held
+        assert "locked" not in answers
     locked.join(20)
     assert (answers["locked"].status, answers["locked"].granted) == ("granted", 250)
     assert sorted(PointAccount.objects.values_list("granted", flat=True)) == [0, 250, 250]
@@ -203,28 +216,13 @@ def test_many_items_on_a_locked_account_neither_hold_up_nor_lose_the_others(key,
     """A batch of twelve items on a held account and one on a free one: the batch gives up on the lock once, the
     items are tried one by one each with a short wait, the locked ones go to the patient thread (one thread, one
     connection) and are recorded once the lock is released."""
-    holding, release = threading.Event(), threading.Event()
-
-    def hold_acct_1():
-        with transaction.atomic():
-            list(PointAccount.objects.select_for_update().filter(service_account="acct-1"))
-            holding.set()
-            release.wait(30)
-        connection.close()
-
-    holder = threading.Thread(target=hold_acct_1)
-    holder.start()
-    assert holding.wait(10)
     locked = [_Pending(key, tx(f"l{k}", 100), "en", done=threading.Event()) for k in range(12)]
     free = _Pending(key, tx("free", 1000, account="acct-2"), "en", done=threading.Event())
-    try:
+    with acct_1_held():
         coalescer.record([*locked, free])
         assert free.done.is_set() and answer(free) == ("granted", 250, 4750)
         assert not any(p.settled for p in locked)  # waiting on the patient thread
         assert sum(t.name == "points-grant-patient" for t in threading.enumerate()) == 1
-    finally:
-        release.set()
-        holder.join(20)
     for p in locked:
         assert p.done.wait(20)
     assert [answer(p) for p in locked] == [("granted", 25, 5000 - 25 * (k + 1)) for k in range(12)]
